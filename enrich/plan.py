@@ -21,6 +21,7 @@ from enrich.prompts import PromptFile, PromptLibrary
 from enrich.schema_registry import OutputSchema, SchemaRegistry
 from enrich.sources import RowSource
 from enrich.store import Store
+from enrich.tasks import Task, get_task
 
 
 def _hash(*parts: Any, size: int = 16) -> str:
@@ -39,6 +40,7 @@ class RunPlan:
     source: RowSource
     fingerprint: str
     key_prefix: bytes
+    task: Task
 
     @classmethod
     def build(cls, job: JobSpec, store: Store | None = None) -> "RunPlan":
@@ -55,7 +57,8 @@ class RunPlan:
                             backend.model, backend.base_url, params, job.task_options)
         key_prefix = orjson.dumps([backend.model, params, schema.fingerprint, prompt.version],
                                   option=orjson.OPT_SORT_KEYS)
-        return cls(job, prompt, schema, params, source, fingerprint, key_prefix)
+        task = get_task(job.task or prompt.task, job.task_options)
+        return cls(job, prompt, schema, params, source, fingerprint, key_prefix, task)
 
     def request_key(self, messages_json: bytes) -> str:
         """The cache key of a request with these rendered messages."""

@@ -26,7 +26,7 @@ from enrich.backends.base import Backend, LLMRequest, LLMResult
 from enrich.errors import BackendError, ConfigError, EnrichError
 from enrich.plan import RunPlan
 from enrich.progress import RunCounters, RunProgress
-from enrich.prompts import RenderError, template_variables
+from enrich.prompts import RenderError
 from enrich.repair import repair_json_text
 from enrich.schema_registry import OutputInvalid
 from enrich.store import PendingWrites, Store, utcnow
@@ -133,6 +133,7 @@ class Runner:
         try:
             rows_total, resumed = self._open_run()
             self._pending = PendingWrites(self.run_id)
+            self.plan.task.prepare(self.plan, self.store)
             before = run_counts(self.store, self.run_id)
             self.counters.already_done = before["ok"] + before["cached"] + before["failed"]
             if self.retry_run:
@@ -141,6 +142,9 @@ class Runner:
             console = self.console
             with RunProgress(rows_total, description, console) as progress:
                 status = await self._run_tasks(progress)
+            if status == "finished":
+                await asyncio.to_thread(self.plan.task.finalize, self.store, self.run_id,
+                                        self.console)
         finally:
             await self.backend.close()
         return self._summary(rows_total, resumed, status)
@@ -230,7 +234,7 @@ class Runner:
                 yield todo
 
     def _render(self, row_id: str, row: dict[str, Any]) -> tuple[list[dict[str, str]], bytes]:
-        variables = template_variables(row, self.plan.job.task_options)
+        variables = self.plan.task.variables(row)
         try:
             messages = self.plan.prompt.render(variables)
         except RenderError as exc:
@@ -325,7 +329,7 @@ class Runner:
                 return
             self._finish_failed(request, kind, exc.message, content, result.sends)
             return
-        self._finish_ok(result, output)
+        self._finish_ok(result, self.plan.task.postprocess(output, result))
 
     def _validate(self, content: str) -> dict[str, Any]:
         try:

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import duckdb
+
 from enrich.errors import ConfigError, StoreError
 from enrich.store import Store
 
@@ -12,7 +14,7 @@ EXPORT_SQL = """
 SELECT o.run_id, o.row_id, o.cached, o.input, q.output, r.job_name, r.task,
        q.prompt_name, q.prompt_version, q.model, q.backend, q.params,
        q.prompt_tokens, q.completion_tokens, q.latency_ms, q.created_at AS generated_at, o.key
-FROM outputs o JOIN requests q USING (key) JOIN runs r USING (run_id)
+FROM outputs o JOIN requests q ON q.key = o.key JOIN runs r ON r.run_id = o.run_id
 WHERE o.run_id = '{run_id}' ORDER BY o.row_id
 """
 
@@ -34,12 +36,12 @@ def export_run(store: Store, run_or_job: str, out: Path, fmt: str) -> tuple[str,
         raise ConfigError(f"unknown export format `{fmt}`", f"use one of {', '.join(FORMATS)}")
     run_id = resolve_run(store, run_or_job)
     query = EXPORT_SQL.format(run_id=run_id.replace("'", "''"))
-    out.parent.mkdir(parents=True, exist_ok=True)
+    n = store.sql(f"SELECT count(*) FROM ({query})").fetchone()[0]
     target = str(out).replace("'", "''")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         store.sql(f"COPY ({query}) TO '{target}' {FORMATS[fmt]}")
-    except Exception as exc:  # noqa: BLE001 - duckdb raises IOException etc.
+    except (OSError, duckdb.IOException, duckdb.PermissionException) as exc:
         raise StoreError(f"cannot write {out}: {str(exc).splitlines()[0]}",
                          "choose a writable path with --out") from exc
-    n = store.sql(f"SELECT count(*) FROM ({query})").fetchone()[0]
     return run_id, int(n)

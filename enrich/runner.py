@@ -23,13 +23,14 @@ import orjson
 from rich.console import Console
 
 from enrich.backends.base import Backend, LLMRequest, LLMResult
+from enrich.batch_writer import BatchWriter
 from enrich.errors import BackendError, ConfigError, EnrichError
 from enrich.plan import RunPlan
 from enrich.progress import RunCounters, RunProgress
 from enrich.prompts import RenderError
 from enrich.repair import repair_json_text
 from enrich.schema_registry import OutputInvalid
-from enrich.store import PendingWrites, Store, utcnow
+from enrich.store import PendingWrites, Store, now_us
 from enrich.store.queries import run_counts
 
 
@@ -96,12 +97,10 @@ class Runner:
         self._producer_done = False
         self._closed = False
         self._stop = asyncio.Event()
-        self._flush_now = asyncio.Event()
-        self._writer_stop = False
         self._error: BaseException | None = None
         self._first_row = True
         self._params_json = orjson.dumps(plan.params).decode()
-        self._pending = PendingWrites("")
+        self._writer: BatchWriter | None = None
 
     # -- set-up -----------------------------------------------------------------------------
     def _open_run(self) -> tuple[int, bool]:
@@ -132,7 +131,6 @@ class Runner:
         await self.backend.start()
         try:
             rows_total, resumed = self._open_run()
-            self._pending = PendingWrites(self.run_id)
             self.plan.task.prepare(self.plan, self.store)
             before = run_counts(self.store, self.run_id)
             self.counters.already_done = before["ok"] + before["cached"] + before["failed"]
@@ -153,8 +151,10 @@ class Runner:
         loop = asyncio.get_running_loop()
         consumer = asyncio.create_task(self._consume())
         self._install_sigint(loop, consumer)
+        self._writer = BatchWriter(self.store, self.run_id, self.counters, progress,
+                                   self._on_store_error, self.flush_rows, self.flush_interval)
+        self._writer.start()
         producer = asyncio.create_task(self._produce())
-        writer = asyncio.create_task(self._write_loop(progress))
         try:
             await consumer
         except asyncio.CancelledError:
@@ -164,10 +164,8 @@ class Runner:
         finally:
             self._remove_sigint(loop)
             producer.cancel()
-            self._writer_stop = True  # never cancel a write in progress: let it finish
-            self._kick_writer()
-            await asyncio.gather(producer, writer, return_exceptions=True)
-            await self._flush(progress)
+            await asyncio.gather(producer, return_exceptions=True)
+            await self._writer.stop()
         if self._error is not None:
             self.store.mark_run(self.run_id, "interrupted", wall_s=self.counters.elapsed())
             raise self._error
@@ -247,14 +245,14 @@ class Runner:
         return messages, orjson.dumps(messages)
 
     async def _enqueue_batch(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
-        plan, now = self.plan, utcnow()
+        plan, now = self.plan, now_us()
         rendered = []
         for row_id, row in batch:
             input_json = orjson.dumps(row, default=str).decode()
             try:
                 messages, messages_json = self._render(row_id, row)
             except RenderError as exc:
-                self._pending.add_failure((self.run_id, row_id, None, "template_error",
+                self._buffer.add_failure((self.run_id, row_id, None, "template_error",
                                            str(exc), None, 0, input_json, now))
                 continue
             rendered.append((row_id, messages, messages_json, plan.request_key(messages_json),
@@ -266,11 +264,11 @@ class Runner:
             if self._stop.is_set():
                 return
             if key in self._done_keys or (key in known and known[key] is None):
-                self._pending.add_output(row_id, key, True, input_json, now)
+                self._buffer.add_output(row_id, key, True, input_json, now)
                 continue
             if key in known:  # failed before: kept as a failure until `enrich retry`
                 kind, message = known[key] or ("", "")
-                self._pending.add_failure((self.run_id, row_id, key, kind, message, None, 0,
+                self._buffer.add_failure((self.run_id, row_id, key, kind, message, None, 0,
                                            input_json, now))
                 continue
             inflight = self._inflight.get(key)
@@ -282,7 +280,7 @@ class Runner:
             self._outstanding += 1
             self._queue.put_nowait(LLMRequest(key, row_id, messages, plan.params,
                                               plan.schema.json_schema, plan.schema.name))
-        self._kick_writer()
+        self._writer_wake()
 
     # -- consumer -----------------------------------------------------------------------------
     async def _stream(self) -> Any:
@@ -350,10 +348,10 @@ class Runner:
                                           request.attempt + 1))
 
     def _finish_ok(self, result: LLMResult, output: dict[str, Any]) -> None:
-        request, now = result.request, utcnow()
+        request, now = result.request, now_us()
         entry = self._inflight.pop(request.key)
         plan = self.plan
-        self._pending.add_request((
+        self._buffer.add_request((
             request.key, self.run_id, request.row_id, plan.prompt.name, plan.prompt.version,
             self.backend.model, self.backend.kind, self._params_json,
             entry.messages_json.decode(), result.raw, result.content,
@@ -362,58 +360,39 @@ class Runner:
             result.prompt_tokens, result.completion_tokens, result.latency_s * 1000.0,
             result.sends, result.finish_reason, now))
         for index, (row_id, input_json) in enumerate(entry.rows):
-            self._pending.add_output(row_id, request.key, index > 0, input_json, now)
+            self._buffer.add_output(row_id, request.key, index > 0, input_json, now)
         self._done_keys.add(request.key)
         self._settle()
 
     def _finish_failed(self, request: LLMRequest, kind: str, message: str,
                        content: str | None, sends: int) -> None:
         entry = self._inflight.pop(request.key)
-        now = utcnow()
+        now = now_us()
         for row_id, input_json in entry.rows:
-            self._pending.add_failure((self.run_id, row_id, request.key, kind, message[:2000],
+            self._buffer.add_failure((self.run_id, row_id, request.key, kind, message[:2000],
                                        content, sends, input_json, now))
         self._settle()
 
     def _settle(self) -> None:
         self._outstanding -= 1
         self._slots.release()
-        if self._pending.rows >= self.flush_rows:
-            self._kick_writer()
+        if self._buffer.rows >= self.flush_rows:
+            self._writer_wake()
         self._maybe_close_stream()
 
-    # -- writer -------------------------------------------------------------------------------
-    def _kick_writer(self) -> None:
-        self._flush_now.set()
+    @property
+    def _buffer(self) -> PendingWrites:
+        assert self._writer is not None
+        return self._writer.pending
 
-    async def _write_loop(self, progress: RunProgress) -> None:
-        while not self._writer_stop:
-            try:
-                await asyncio.wait_for(self._flush_now.wait(), self.flush_interval)
-            except TimeoutError:
-                pass
-            self._flush_now.clear()
-            await self._flush(progress)
+    def _writer_wake(self) -> None:
+        if self._writer is not None:
+            self._writer.wake()
 
-    async def _flush(self, progress: RunProgress) -> None:
-        if self._pending.empty():
-            return
-        batch, self._pending = self._pending, PendingWrites(self.run_id)
-        try:
-            await asyncio.to_thread(self.store.write, batch)
-        except EnrichError as exc:
-            self._error = exc
-            self._stop.set()
-            self._maybe_close_stream()
-            return
-        cached = sum(batch.outputs["cached"])
-        c = self.counters
-        c.cached += cached
-        c.ok += len(batch.outputs["row_id"]) - cached
-        c.failed += len(batch.failures["row_id"])
-        for kind in batch.failures["error_kind"]:
-            c.failures_by_kind[kind] = c.failures_by_kind.get(kind, 0) + 1
-        progress.update(c)
+    def _on_store_error(self, exc: EnrichError) -> None:
+        self._error = exc
+        self._stop.set()
+        self._maybe_close_stream()
 
     def _summary(self, rows_total: int, resumed: bool, status: str) -> RunSummary:
         counts = run_counts(self.store, self.run_id)

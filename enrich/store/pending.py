@@ -1,13 +1,13 @@
-"""Results waiting to be written, kept as columns so a batch becomes Arrow tables cheaply.
+"""Results waiting to be written, kept as columns so a batch is one INSERT per table.
 
 The runner appends one record per finished row (a few list appends, no dicts, no SQL) and the
-writer turns the whole batch into three Arrow tables inserted in one transaction.
+writer inserts each table's columns with ``SELECT unnest($col), ...`` in one transaction.
+DuckDB converts the Python lists in C++ (about 6 ms per 1,000 rows here), with no pyarrow or
+pandas import on the hot path.
 """
 
-from datetime import datetime
+import time
 from typing import Any
-
-import pyarrow as pa
 
 REQUEST_COLUMNS = ("key", "run_id", "row_id", "prompt_name", "prompt_version", "model",
                    "backend", "params", "messages", "response", "content", "output", "logprobs",
@@ -17,8 +17,13 @@ OUTPUT_COLUMNS = ("run_id", "row_id", "key", "cached", "input", "created_at")
 FAILURE_COLUMNS = ("run_id", "row_id", "key", "error_kind", "message", "content", "sends",
                    "input", "created_at")
 
-_TYPES = {"prompt_tokens": pa.int32(), "completion_tokens": pa.int32(), "sends": pa.int32(),
-          "latency_ms": pa.float64(), "cached": pa.bool_(), "created_at": pa.timestamp("us")}
+# created_at travels as integer microseconds since the epoch (UTC); SQL turns it into a
+# TIMESTAMP with make_timestamp().
+
+
+def now_us() -> int:
+    """Current UTC time in microseconds since the epoch (the buffer's timestamp format)."""
+    return time.time_ns() // 1000
 
 
 class PendingWrites:
@@ -44,7 +49,7 @@ class PendingWrites:
             self.requests[column].append(value)
 
     def add_output(self, row_id: str, key: str, cached: bool, input_json: str | None,
-                   now: datetime) -> None:
+                   now: int) -> None:
         out = self.outputs
         out["run_id"].append(self.run_id)
         out["row_id"].append(row_id)
@@ -60,23 +65,17 @@ class PendingWrites:
             self.failures[column].append(value)
         self.rows += 1
 
-    def arrow_tables(self) -> list[tuple[str, pa.Table, str]]:
-        """(table name, Arrow table, conflict clause) for every non-empty part."""
+    def parts(self) -> list[tuple[str, dict[str, list[Any]], str]]:
+        """(table name, columns, conflict clause) for every non-empty part."""
         parts = []
         if self.requests["key"]:
-            parts.append(("requests", _table(self.requests), "ON CONFLICT DO NOTHING"))
+            parts.append(("requests", self.requests, "ON CONFLICT DO NOTHING"))
         if self.outputs["row_id"]:
-            parts.append(("outputs", _table(self.outputs), "ON CONFLICT DO NOTHING"))
+            parts.append(("outputs", self.outputs, "ON CONFLICT DO NOTHING"))
         if self.failures["row_id"]:
-            parts.append(("failures", _table(self.failures),
+            parts.append(("failures", self.failures,
                           "ON CONFLICT (run_id, row_id) DO UPDATE SET error_kind = "
                           "excluded.error_kind, message = excluded.message, content = "
                           "excluded.content, sends = excluded.sends, created_at = "
                           "excluded.created_at"))
         return parts
-
-
-def _table(columns: dict[str, list[Any]]) -> pa.Table:
-    arrays = {name: pa.array(values, type=_TYPES.get(name, pa.string()))
-              for name, values in columns.items()}
-    return pa.table(arrays)

@@ -178,12 +178,12 @@ class Store:
         con = self.con
         try:
             con.execute("BEGIN TRANSACTION")
-            for table, arrow_table, conflict in pending.arrow_tables():
-                con.register("_enrich_batch", arrow_table)
-                cols = ", ".join(arrow_table.column_names)
-                con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _enrich_batch "
-                            f"{conflict}")
-                con.unregister("_enrich_batch")
+            for table, columns, conflict in pending.parts():
+                names = ", ".join(columns)
+                values = ", ".join(f"make_timestamp(unnest(${c}))" if c == "created_at"
+                                   else f"unnest(${c})" for c in columns)
+                con.execute(f"INSERT INTO {table} ({names}) SELECT {values} {conflict}",
+                            columns)
             if pending.outputs["row_id"]:
                 # a row that now has an output is no longer a failure (enrich retry)
                 con.execute("DELETE FROM failures WHERE run_id = $run AND row_id IN "

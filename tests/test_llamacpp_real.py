@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def test_embedded_model_runs_a_job_and_reruns_from_cache(project: Path) -> None:
     pytest.importorskip("llama_cpp", reason="run `make setup` to build llama-cpp-python")
-    path = write_job(project, BASIC_JOB + "limit: 2\nparams: {max_tokens: 160}\n")
+    path = write_job(project, BASIC_JOB + "limit: 2\nparams: {max_tokens: 120}\n")
     for expected_calls in (None, 0):
         job = load_job(path)
         with Store(project / "enrich.duckdb") as store:
@@ -27,7 +27,8 @@ def test_embedded_model_runs_a_job_and_reruns_from_cache(project: Path) -> None:
             summary = asyncio.run(Runner(plan, store, backend).run())
             assert consistency_problems(store) == {}
             outputs = store.sql("SELECT q.output->>'clean_title', q.completion_tokens, q.model "
-                                "FROM outputs o JOIN requests q USING (key)").fetchall()
+                                "FROM outputs o JOIN requests q USING (key) WHERE o.run_id = ?",
+                                [summary.run_id]).fetchall()
         assert summary.status == "finished"
         assert summary.ok + summary.cached + summary.failed == 2
         if expected_calls == 0:

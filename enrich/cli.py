@@ -9,8 +9,11 @@ import sys
 
 import typer
 
+from enrich.commands import distill as distill_commands
+from enrich.commands import index as index_commands
 from enrich.commands import prompts as prompts_commands
 from enrich.commands import run as run_commands
+from enrich.commands import schemas as schemas_commands
 from enrich.commands import status as status_commands
 
 app = typer.Typer(
@@ -36,6 +39,10 @@ app.command("status")(status_commands.status)
 app.command("export")(status_commands.export)
 app.command("models")(run_commands.models)
 app.add_typer(prompts_commands.app, name="prompts")
+app.add_typer(distill_commands.app, name="distill")
+app.add_typer(index_commands.app, name="index")
+app.add_typer(index_commands.search_app, name="search")
+app.add_typer(schemas_commands.app, name="schemas")
 
 
 def main() -> None:

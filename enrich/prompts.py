@@ -160,10 +160,13 @@ class PromptLibrary:
         for path in self.paths():
             if path.stem == name:
                 return self.load_file(path)
-        for path in self.paths():
-            prompt = self.load_file(path)
-            if prompt.name == name:
-                return prompt
+        for path in self.paths():  # a file whose `name:` differs from its stem
+            try:
+                declared = yaml.safe_load(path.read_text(encoding="utf-8")).get("name")
+            except (yaml.YAMLError, UnicodeDecodeError, AttributeError):
+                continue  # a broken file only matters when it is the one asked for
+            if declared == name:
+                return self.load_file(path)
         known = ", ".join(p.stem for p in self.paths()) or "none"
         raise ConfigError(f"unknown prompt `{name}` (looked in {self.folder})",
                           f"available prompts: {known}")

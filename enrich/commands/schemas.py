@@ -1,0 +1,46 @@
+"""``enrich schemas``: the output contracts (list them, export them as JSON Schema)."""
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Output schemas: list them and export them as JSON Schema files.",
+                  no_args_is_help=True)
+
+SchemasDir = Annotated[Path, typer.Option("--schemas", help="Schema folder")]
+
+
+@app.command("list")
+def list_schemas(schemas: SchemasDir = Path("schemas")) -> None:
+    """Every output schema with its fingerprint and top-level fields."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from enrich.schema_registry import SchemaRegistry
+
+    registry = SchemaRegistry(schemas)
+    table = Table("name", "fingerprint", "fields")
+    for name in registry.names():
+        schema = registry.get(name)
+        fields = ", ".join(schema.json_schema.get("properties", {}))
+        table.add_row(name, schema.fingerprint, fields)
+    Console().print(table)
+
+
+@app.command("export")
+def export_schemas(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for NAME.schema.json files")],
+    schemas: SchemasDir = Path("schemas"),
+) -> None:
+    """Write every schema as a JSON Schema document (what servers receive)."""
+    from enrich.schema_registry import SchemaRegistry
+
+    registry = SchemaRegistry(schemas)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in registry.names():
+        target = out / f"{name}.schema.json"
+        target.write_text(json.dumps(registry.get(name).json_schema, indent=2) + "\n",
+                          encoding="utf-8")
+    typer.echo(f"wrote {len(registry.names())} schemas to {out}")

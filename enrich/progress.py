@@ -44,10 +44,16 @@ class RunProgress:
         console: where to draw; None disables drawing.
     """
 
-    def __init__(self, total: int, description: str, console: Console | None):
+    def __init__(self, total: int, description: str, console: Console | None,
+                 log_every_s: float = 15.0):
         self.total = total
+        self.description = description
         self._progress: Progress | None = None
-        if console is not None:
+        # Not a terminal (CI logs, nohup, pipes): a plain line every `log_every_s` instead.
+        self._log_console = console if console is not None and not console.is_terminal else None
+        self._log_every_s = log_every_s
+        self._last_log = time.perf_counter()
+        if console is not None and self._log_console is None:
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]:>7.1f} rows/s"),
@@ -68,9 +74,23 @@ class RunProgress:
 
     def update(self, counters: RunCounters) -> None:
         """Show the durable counts (called after each store write)."""
+        if self._log_console is not None:
+            self._log_line(counters)
         if self._progress is None:
             return
         self._progress.update(
             self._task, completed=counters.already_done + counters.stored,
             rate=counters.rows_per_s(), ok=counters.ok, cached=counters.cached,
             failed=counters.failed, tok=f"{counters.tokens_in}/{counters.tokens_out}")
+
+    def _log_line(self, counters: RunCounters) -> None:
+        now = time.perf_counter()
+        if now - self._last_log < self._log_every_s:
+            return
+        self._last_log = now
+        done = counters.already_done + counters.stored
+        assert self._log_console is not None
+        self._log_console.print(
+            f"{self.description}: {done:,}/{self.total:,} rows · {counters.rows_per_s():.1f} "
+            f"rows/s · ok {counters.ok} · cached {counters.cached} · failed {counters.failed} · "
+            f"tokens {counters.tokens_in:,}/{counters.tokens_out:,}", highlight=False)

@@ -31,14 +31,17 @@ def status(
         typer.echo(json.dumps({"runs": runs, "problems": problems} if check else runs,
                               indent=2, default=str))
     else:
-        table = Table("run", "job", "status", "rows", "ok", "cached", "failed", "pending",
-                      "tokens in/out", "model", "prompt", "started", "wall s")
+        table = Table()
+        for name in ("run", "job", "status", "ok/cached/failed/pending of rows",
+                     "tokens in/out", "model · prompt", "wall s"):
+            table.add_column(name, overflow="fold")
         for r in runs:
-            table.add_row(r["run_id"], r["job_name"], r["status"], f"{r['rows_total']:,}",
-                          f"{r['ok']:,}", f"{r['cached']:,}", f"{r['failed']:,}",
-                          f"{r['pending']:,}", f"{r['tokens_in']:,}/{r['tokens_out']:,}",
-                          r["model"], f"{r['prompt_name']}@{r['prompt_version']}",
-                          r["started_at"] or "", f"{r['wall_s'] or 0:.1f}")
+            table.add_row(
+                f"{r['run_id']}\n[dim]{r['started_at'] or ''}", r["job_name"], r["status"],
+                f"{r['ok']:,}/{r['cached']:,}/{r['failed']:,}/{r['pending']:,} of "
+                f"{r['rows_total']:,}", f"{r['tokens_in']:,}/{r['tokens_out']:,}",
+                f"{r['model']}\n[dim]{r['prompt_name']}@{r['prompt_version']}",
+                f"{r['wall_s'] or 0:.1f}")
         Console().print(table)
         if check:
             Console().print("[green]store consistent" if not problems else

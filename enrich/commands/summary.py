@@ -22,7 +22,8 @@ def print_summary(summary: RunSummary, console: Console, job_path: Path | None =
     for name, value in rows:
         table.add_row(name, f"{value:,}")
     table.add_row("wall time", f"{c.elapsed():.1f} s")
-    table.add_row("rows/s", f"{c.rows_per_s():,.1f}")
+    rate = c.rows_per_s()
+    table.add_row("rows/s", f"{rate:,.1f}" if rate >= 10 else f"{rate:.3g}")
     console.print(table)
     if summary.resumed and summary.counters.already_done:
         console.print(f"resumed: {summary.counters.already_done:,} rows were already stored")

@@ -37,13 +37,37 @@ demo: setup
 	$(BIN)/enrich status --db $(DEMO_DB)
 
 test: setup
+	@# Debian's chromium for the dashboard browser test (no-op if present; the test skips
+	@# with its reason when it cannot be installed)
+	bash tests/setup_chromium.sh
 	$(BIN)/python -m pytest -q
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: setup
-	$(BIN)/ruff check enrich tests bench
+	$(BIN)/ruff check enrich tests bench eval
 
 clean-demo:
 	rm -f $(DEMO_DB) $(DEMO_DB).wal
+
+# The five enrichment tasks on the shipped samples, on the embedded models (see docs/tasks.md):
+# 155 rows on Qwen2.5-Coder-0.5B (7 jobs); timings in docs/tasks.md. Reruns are cached.
+DEMO_TASKS_DB ?= demo-tasks.duckdb
+DEMO_TASK_JOBS := jobs/homedepot_item_metadata.yaml jobs/homedepot_synthetic_queries.yaml \
+	jobs/movielens_user_summaries.yaml jobs/homedepot_match_labels.yaml \
+	jobs/homedepot_query_parses.yaml jobs/wands_query_parses.yaml
+
+demo-tasks: setup
+	$(BIN)/enrich run jobs/movielens_item_metadata.yaml --limit 20 --db $(DEMO_TASKS_DB) -q
+	@for job in $(DEMO_TASK_JOBS); do \
+	  echo "== enrich run $$job"; \
+	  $(BIN)/enrich run $$job --db $(DEMO_TASKS_DB) -q || exit $$?; \
+	done
+	$(BIN)/enrich tasks summary --db $(DEMO_TASKS_DB)
+
+# Benchmarks (issue 11): every comparison in one run, one table, bench/RESULTS.md. Installs the
+# peers (curator, distilabel, the openai SDK) into bench/envs/ with pip on first use and takes
+# tens of minutes; not part of CI (tests/test_bench_smoke.py checks the harness on 200 rows).
+bench: setup
+	$(BIN)/python -m bench.run_all

@@ -3,8 +3,10 @@
 A prompt file names its output schema and default sampling parameters, and holds a ``system``
 and a ``user`` template. Templates see every source column as a variable (``{{ title }}``), the
 whole row as ``row`` and the job's task options as ``options``. Rendering uses Jinja2's
-``SandboxedEnvironment`` with ``StrictUndefined``: a template cannot reach Python internals or
-files, and a missing column is an error naming the column and the row.
+``ImmutableSandboxedEnvironment`` with ``StrictUndefined``: a template cannot reach Python
+internals, change the row it renders, or read files (``include``/``import``/``extends`` are
+refused when the prompt is loaded), and a missing column is an error naming the column and the
+row.
 
 The version of a prompt is a content hash (12 hex digits) of everything that changes what is
 sent: templates, schema name and parameters. Editing a comment in the YAML does not change it.
@@ -25,7 +27,7 @@ import orjson
 import yaml
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from enrich.errors import ConfigError
@@ -69,21 +71,28 @@ class PromptFile(BaseModel):
 
     @cached_property
     def _templates(self) -> tuple[Any, Any]:
-        env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
+        env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
                                    keep_trailing_newline=False, trim_blocks=True,
                                    lstrip_blocks=True)
         return env.from_string(self.system), env.from_string(self.user)
 
     def compile(self, source: Path | None = None) -> None:
         """Parse both templates now, raising :class:`ConfigError` on a syntax error."""
+        where = f"{source or self.name}"
         try:
             _ = self._templates
         except TemplateSyntaxError as exc:
-            where = f"{source or self.name}"
             raise ConfigError(
                 f"{where}: template syntax error at line {exc.lineno}: {exc.message}",
                 "fix the Jinja2 template in the prompt file",
             ) from exc
+        for template in (self.system, self.user):
+            tag = _file_reading_tag(template)
+            if tag is not None:
+                raise ConfigError(
+                    f"{where}: `{{% {tag} %}}`: prompt templates cannot include, import or "
+                    "extend other templates (they cannot read files)",
+                    "put the text in the prompt file itself")
 
     def render(self, variables: dict[str, Any]) -> Messages:
         """The chat messages for one row.
@@ -99,8 +108,9 @@ class PromptFile(BaseModel):
             messages.append({"role": "user", "content": user_t.render(variables).strip()})
             return messages
         except UndefinedError as exc:
-            raise RenderError(f"prompt `{self.name}`: {exc.message}; the source has no such "
-                              "column (or the row lacks it)") from exc
+            why = "; the source has no such column (or the row lacks it)" \
+                if str(exc.message).endswith("is undefined") else ""
+            raise RenderError(f"prompt `{self.name}`: {exc.message}{why}") from exc
         except SecurityError as exc:
             raise RenderError(f"prompt `{self.name}`: blocked by the template sandbox: {exc}"
                               ) from exc
@@ -111,7 +121,30 @@ class PromptFile(BaseModel):
         """The prompt as YAML text (for ``prompts show`` and diffs)."""
         data = self.model_dump(by_alias=True, exclude_none=True)
         data["params"] = self.params.model_dump(exclude_none=True)
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+        return yaml.dump(data, Dumper=_BlockStyleDumper, sort_keys=False, allow_unicode=True,
+                         width=100)
+
+
+class _BlockStyleDumper(yaml.SafeDumper):
+    """Writes multi-line strings as ``|`` blocks, so prompt diffs read like the files."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockStyleDumper.add_representer(str, _represent_str)
+
+
+def _file_reading_tag(source: str) -> str | None:
+    """The first ``include``/``import``/``extends`` tag in a template (they read files)."""
+    from jinja2 import nodes
+
+    tree = SandboxedEnvironment().parse(source)
+    for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        return type(node).__name__.lower().replace("fromimport", "from ... import")
+    return None
 
 
 def template_variables(row: dict[str, Any], options: dict[str, Any] | None = None
@@ -167,6 +200,11 @@ class PromptLibrary:
                 continue  # a broken file only matters when it is the one asked for
             if declared == name:
                 return self.load_file(path)
+        if not self.folder.is_dir():
+            raise ConfigError(f"unknown prompt `{name}`: there is no `prompts/` folder at "
+                              f"{self.folder}",
+                              "keep job files inside a project folder (the nearest folder "
+                              "above the job file that holds prompts/)")
         known = ", ".join(p.stem for p in self.paths()) or "none"
         raise ConfigError(f"unknown prompt `{name}` (looked in {self.folder})",
                           f"available prompts: {known}")

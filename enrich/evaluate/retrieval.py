@@ -1,0 +1,148 @@
+"""Retrieval metrics (nDCG@k, recall@k, MRR) per query, and the retrievers evaluated.
+
+Qrels map query id → {doc id: graded gain}; a run maps query id → {doc id: score}. Metrics are
+computed per query by pytrec_eval (or ranx) so they can be bootstrapped over queries; nDCG uses
+the gain as is (trec_eval's ``ndcg_cut``, as in the project's Cranfield baselines: gain =
+5 − code).
+
+Example:
+    >>> per_query({"q": {"d1": 1}}, {"q": {"d1": 0.9, "d2": 0.5}}, ["mrr"])["mrr"].tolist()
+    [1.0]
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from enrich.errors import ConfigError
+
+Qrels = dict[str, dict[str, int]]
+Run = dict[str, dict[str, float]]
+_TREC = {"ndcg": "ndcg_cut", "recall": "recall", "precision": "P", "map": "map_cut",
+         "mrr": "recip_rank"}
+
+
+def _parse(name: str) -> tuple[str, int | None]:
+    base, _, k = name.partition("@")
+    if base not in _TREC or (k and not k.isdigit()) or (base != "mrr" and not k):
+        raise ConfigError(f"unknown retrieval metric `{name}`",
+                          "use ndcg@K, recall@K, precision@K, map@K or mrr")
+    return base, int(k) if k else None
+
+
+def per_query(qrels: Qrels, run: Run, metrics: list[str]) -> pd.DataFrame:
+    """One row per judged query, one column per metric (queries the run misses score 0).
+
+    Uses pytrec_eval (trec_eval's C code); falls back to ranx when it is not installed.
+    """
+    judged = {q: {d: int(g) for d, g in docs.items()} for q, docs in qrels.items()
+              if any(g > 0 for g in docs.values())}
+    if not judged:
+        raise ConfigError("the qrels hold no relevant document", "check the qrels file")
+    parsed = [_parse(m) for m in metrics]
+    filled = {q: (run.get(q) or {"__none__": 0.0}) for q in judged}
+    try:
+        import pytrec_eval
+    except ImportError:
+        return _per_query_ranx(judged, filled, metrics)
+    measures = {f"{_TREC[base]}.{k}" if k else _TREC[base] for base, k in parsed}
+    scores = pytrec_eval.RelevanceEvaluator(judged, measures).evaluate(filled)
+    rows = []
+    for q in judged:
+        row: dict[str, Any] = {"query_id": q}
+        for name, (base, k) in zip(metrics, parsed, strict=True):
+            key = _TREC[base] + (f"_{k}" if k else "")
+            row[name] = float(scores.get(q, {}).get(key, 0.0))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _per_query_ranx(judged: Qrels, run: Run, metrics: list[str]) -> pd.DataFrame:
+    from ranx import Qrels as RQrels
+    from ranx import Run as RRun
+    from ranx import evaluate
+
+    names = list(metrics)
+    scores = evaluate(RQrels(judged), RRun(run), names, return_mean=False,
+                      make_comparable=True)
+    if len(names) == 1:
+        scores = {names[0]: scores}
+    frame = pd.DataFrame({m: np.asarray(scores[m], dtype=float) for m in metrics})
+    frame.insert(0, "query_id", list(judged))
+    return frame
+
+
+def bm25_retriever(corpus: dict[str, str], k: int = 100) -> Callable[[dict[str, str]], Run]:
+    """A BM25 retriever (bm25s, Lucene variant, English stop words, Snowball stemmer).
+
+    Args:
+        corpus: doc id → text.
+        k: documents returned per query.
+
+    Example:
+        >>> search = bm25_retriever({"1": "shock waves", "2": "heat flux"}, k=1)  # doctest: +SKIP
+        >>> search({"q": "heat"})                                                # doctest: +SKIP
+        {'q': {'2': 0.69}}
+    """
+    import bm25s
+
+    try:
+        import Stemmer
+
+        stemmer: Any = Stemmer.Stemmer("english")
+    except ImportError:
+        stemmer = None
+    ids = list(corpus)
+    index = bm25s.BM25(method="lucene")
+    index.index(bm25s.tokenize([corpus[i] for i in ids], stopwords="en", stemmer=stemmer,
+                               show_progress=False), show_progress=False)
+
+    def search(queries: dict[str, str]) -> Run:
+        qids = list(queries)
+        tokens = bm25s.tokenize([queries[q] for q in qids], stopwords="en", stemmer=stemmer,
+                                show_progress=False)
+        top = min(k, len(ids))
+        docs, scores = index.retrieve(tokens, k=top, show_progress=False, n_threads=1)
+        return {q: {ids[int(d)]: float(s) for d, s in zip(docs[i], scores[i], strict=True)}
+                for i, q in enumerate(qids)}
+
+    return search
+
+
+def bi_encoder_retriever(model: str, corpus: dict[str, str], k: int = 100,
+                         batch_size: int = 32, show_progress: bool = False
+                         ) -> Callable[[dict[str, str]], Run]:
+    """Exact cosine search with a sentence-transformers bi-encoder from a local folder.
+
+    Args:
+        model: ``all-MiniLM-L6-v2`` (the packaged base model) or a local model folder, e.g. a
+            model trained by ``enrich distill``. Nothing is downloaded.
+        corpus: doc id → text.
+        k: documents returned per query.
+        show_progress: a progress bar while the corpus is encoded.
+    """
+    from enrich.distill.base_model import resolve_model, set_offline
+
+    set_offline()
+    from sentence_transformers import SentenceTransformer
+
+    encoder = SentenceTransformer(resolve_model(model), device="cpu")
+    ids = list(corpus)
+    doc_vectors = encoder.encode([corpus[i] for i in ids], batch_size=batch_size,
+                                 normalize_embeddings=True, show_progress_bar=show_progress)
+
+    def search(queries: dict[str, str]) -> Run:
+        qids = list(queries)
+        vectors = encoder.encode([queries[q] for q in qids], batch_size=batch_size,
+                                 normalize_embeddings=True, show_progress_bar=False)
+        scores = np.asarray(vectors) @ np.asarray(doc_vectors).T
+        top = min(k, len(ids))
+        result: Run = {}
+        for row, q in enumerate(qids):
+            best = np.argsort(-scores[row])[:top]
+            result[q] = {ids[j]: float(scores[row, j]) for j in best}
+        return result
+
+    return search

@@ -5,16 +5,20 @@ so ``enrich --help`` loads neither DuckDB nor any model library.
 """
 
 import os
+import signal
 import sys
 
 import typer
 
+from enrich.commands import dashboard as dashboard_commands
 from enrich.commands import distill as distill_commands
+from enrich.commands import eval as eval_commands
 from enrich.commands import index as index_commands
 from enrich.commands import prompts as prompts_commands
 from enrich.commands import run as run_commands
 from enrich.commands import schemas as schemas_commands
 from enrich.commands import status as status_commands
+from enrich.commands import tasks as tasks_commands
 
 app = typer.Typer(
     name="enrich",
@@ -39,30 +43,69 @@ app.command("status")(status_commands.status)
 app.command("export")(status_commands.export)
 app.command("models")(run_commands.models)
 app.add_typer(prompts_commands.app, name="prompts")
+app.add_typer(tasks_commands.app, name="tasks")
+app.add_typer(eval_commands.app, name="eval")
+app.command("dashboard")(dashboard_commands.dashboard)
 app.add_typer(distill_commands.app, name="distill")
 app.add_typer(index_commands.app, name="index")
-app.add_typer(index_commands.search_app, name="search")
+app.command("search")(index_commands.search)
 app.add_typer(schemas_commands.app, name="schemas")
 
 
+def _terminate_like_ctrl_c(signum: int, frame: object) -> None:
+    """SIGTERM (a scheduler stopping the job) is a Ctrl-C: a clean stop, exit 130. During a
+    run, the runner's own handler takes over and finishes the requests in flight first."""
+    raise KeyboardInterrupt
+
+
+def _fail(message: str, hint: str, code: int) -> None:
+    """Print one line, ``error: WHAT — WHAT TO DO``, and exit with ``code``."""
+    line = f"error: {message}" + (f" — {hint}" if hint else "")
+    print(" ".join(line.split()), file=sys.stderr)
+    sys.exit(code)
+
+
+def _fail_unexpected(exc: Exception) -> None:
+    """A command-line usage error (Click's, however Typer vendors it), or a bug."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+    if all(hasattr(exc, name) for name in ("format_message", "exit_code", "show")):
+        context = getattr(exc, "ctx", None)
+        where = context.command_path if context is not None else "enrich"
+        _fail(exc.format_message(), f"see `{where} --help`", exc.exit_code)  # type: ignore
+    _fail(f"internal error: {type(exc).__name__}: {exc}",
+          "this is a bug in enrich: run again with --debug to see the traceback, and report it",
+          70)
+
+
 def main() -> None:
-    """Console-script entry point: expected errors become one actionable line, no traceback."""
+    """Console-script entry point: every error becomes one actionable line, no traceback.
+
+    Exit codes: 0 done; 1 ``status --check`` found problems; 2 a mistake to fix (job file,
+    source, prompt, schema, backend, store, command line); 70 an internal error (a bug: rerun
+    with ``--debug`` for the traceback); 130 interrupted (run the same command to resume).
+    """
     from enrich.errors import EnrichError
 
     debug = "--debug" in sys.argv or os.environ.get("ENRICH_DEBUG", "") not in ("", "0")
     try:
-        app()
+        signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        code = app(standalone_mode=False)
     except EnrichError as exc:
         if debug:
             raise
-        message = f"error: {exc.message}"
-        if exc.hint:
-            message += f" — {exc.hint}"
-        print(message, file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        _fail(exc.message, exc.hint, exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        _fail("interrupted", "run the same command again to resume", 130)
+    except Exception as exc:  # noqa: BLE001 - usage errors, and bugs: one line each
+        if debug:
+            raise
+        _fail_unexpected(exc)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

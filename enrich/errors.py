@@ -37,3 +37,9 @@ class BackendError(EnrichError):
 
 class StoreError(EnrichError):
     """The DuckDB store cannot be opened or written."""
+
+
+class Interrupted(EnrichError):
+    """The user stopped the command (Ctrl-C or SIGTERM) before it finished."""
+
+    exit_code = 130

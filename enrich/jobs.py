@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from enrich.errors import ConfigError
 
@@ -88,6 +95,16 @@ class BackendSpec(_Strict):
     n_threads: int | None = Field(default=None, ge=1, description="llama.cpp threads")
     n_ctx: int = Field(default=4096, ge=256)
 
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https:// (e.g. http://localhost:8000/v1)")
+        if value is not None and "@" in value.split("/")[2]:
+            raise ValueError("must not hold credentials (they would be stored with the run): "
+                             "put the key in an environment variable named by `api_key_env`")
+        return value
+
     def structured_dialect(self) -> ServerKind:
         """The structured-output dialect to use for this backend."""
         if self.server is not None:
@@ -112,6 +129,9 @@ class JobSpec(_Strict):
     concurrency: int = Field(default=1, ge=1, le=4096)
     repair_attempts: int = Field(default=1, ge=0, le=5, description="re-asks on invalid output")
     limit: int | None = Field(default=None, ge=0)
+    max_prompt_chars: int = Field(
+        default=500_000, ge=1,
+        description="a row whose rendered prompt is longer is recorded as a failure, not sent")
     # Set by load_job, not by users:
     path: Path | None = Field(default=None, exclude=True)
     root: Path = Field(default=Path("."), exclude=True)
@@ -136,7 +156,7 @@ def find_project_root(start: Path) -> Path:
 def _format_validation_error(path: Path, err: ValidationError) -> str:
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    msg = first["msg"]
+    msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
     more = f" (+{len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
@@ -157,7 +177,10 @@ def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> JobSp
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}:{line} is not valid YAML", "fix the YAML syntax") from exc
+        problem = getattr(exc, "problem", None)
+        raise ConfigError(f"{path}:{line} is not valid YAML" + (f" ({problem})" if problem else
+                                                                  ""),
+                          "fix the YAML syntax") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path} is not UTF-8 text", "save the job file as UTF-8") from exc
     if not isinstance(raw, dict):

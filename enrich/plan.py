@@ -4,8 +4,10 @@ A :class:`RunPlan` loads the job's prompt and schema, merges sampling parameters
 prompt defaults), opens the source and checks ids, and derives the two hashes that make runs
 resumable and requests cacheable:
 
-- the **job fingerprint** (source, prompt version, schema, backend, model, parameters, limit):
-  re-running the same configuration resumes its unfinished run;
+- the **job fingerprint** (source and, for a single file, its size and modification time,
+  prompt version, schema, backend, model, parameters, limit): re-running the same configuration
+  resumes its unfinished run; a changed source file starts a new run, which takes every request
+  answered before from the cache;
 - the **request key prefix** (model, parameters, schema, prompt version); a request's cache key
   is the hash of this prefix and the rendered messages.
 """
@@ -16,9 +18,11 @@ from typing import Any
 
 import orjson
 
+from enrich.errors import ConfigError
 from enrich.jobs import JobSpec
-from enrich.prompts import PromptFile, PromptLibrary
-from enrich.schema_registry import OutputSchema, SchemaRegistry
+from enrich.prompts import Messages, PromptFile, PromptLibrary, RenderError
+from enrich.repair import repair_json_text
+from enrich.schema_registry import OutputInvalid, OutputSchema, SchemaRegistry
 from enrich.sources import RowSource
 from enrich.store import Store
 from enrich.tasks import Task, get_task
@@ -52,13 +56,65 @@ class RunPlan:
         source = RowSource(job, store.reader() if store else None, store.path if store else None)
         source.check_ids()
         backend = job.backend
+        version = source.version()  # a changed source file is a new run (on the cache)
         fingerprint = _hash(job.name, source.label, job.source.id_column, job.source.columns,
                             job.limit, prompt.version, schema.fingerprint, backend.kind,
-                            backend.model, backend.base_url, params, job.task_options)
+                            backend.model, backend.base_url, params, job.task_options,
+                            *([version] if version else []))
         key_prefix = orjson.dumps([backend.model, params, schema.fingerprint, prompt.version],
                                   option=orjson.OPT_SORT_KEYS)
         task = get_task(job.task or prompt.task, job.task_options)
         return cls(job, prompt, schema, params, source, fingerprint, key_prefix, task)
+
+    def count_rows(self) -> int:
+        """Rows the job covers (after ``limit``); an empty source is an error."""
+        rows = self.source.count()
+        if rows == 0:
+            raise ConfigError(f"{self.job.path}: the source `{self.source.label}` has no rows",
+                              "check the file or query (and `limit`)")
+        return rows
+
+    def validate_output(self, content: str) -> dict[str, Any]:
+        """Generated text → validated output, after a local repair (code fences, a sentence
+        around the JSON, an object cut off at ``max_tokens``) if the text fails as it is.
+
+        Raises:
+            OutputInvalid: the text is not a valid output even after repair.
+        """
+        try:
+            return self.schema.validate_json(content)
+        except OutputInvalid:
+            repaired = repair_json_text(content)
+            if repaired is None:
+                raise
+            return self.schema.validate_json(repaired)
+
+    def render(self, row_id: str, row: dict[str, Any], strict: bool = False) -> Messages:
+        """The chat messages for one source row.
+
+        Raises:
+            RenderError: the row cannot be rendered (a row-level failure).
+            ConfigError: the same, with ``strict`` (the first row): the template itself is
+                wrong, so the job stops before anything is sent.
+        """
+        try:
+            return self.prompt.render(self.task.variables(row))
+        except RenderError as exc:
+            if strict:
+                raise ConfigError(f"row {row_id}: {exc}",
+                                  f"fix prompts/{self.prompt.name}.yaml or the source columns "
+                                  f"({', '.join(self.source.columns)})") from exc
+            raise
+
+    def prompt_too_long(self, row_id: str, messages: Messages) -> str | None:
+        """Why a rendered prompt is too long to send (over ``max_prompt_chars``), or None."""
+        size = sum(len(m["content"]) for m in messages)
+        limit = self.job.max_prompt_chars
+        if size <= limit:
+            return None
+        return (f"row {row_id}: the rendered prompt is {size:,} characters, over "
+                f"`max_prompt_chars` ({limit:,}); shorten the long column in the template (e.g. "
+                "`{{ text | truncate(2000) }}`) or raise `max_prompt_chars` in the job file")
 
     def request_key(self, messages_json: bytes) -> str:
         """The cache key of a request with these rendered messages."""

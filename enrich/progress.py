@@ -94,3 +94,20 @@ class RunProgress:
             f"{self.description}: {done:,}/{self.total:,} rows · {counters.rows_per_s():.1f} "
             f"rows/s · ok {counters.ok} · cached {counters.cached} · failed {counters.failed} · "
             f"tokens {counters.tokens_in:,}/{counters.tokens_out:,}", highlight=False)
+
+
+@dataclass
+class RunSummary:
+    """The outcome of one ``enrich run`` (counts are for the whole run, resumed parts too)."""
+
+    run_id: str
+    job_name: str
+    status: str
+    rows_total: int
+    ok: int
+    cached: int
+    failed: int
+    pending: int
+    counters: RunCounters
+    resumed: bool
+    failures_by_kind: dict[str, int] = field(default_factory=dict)

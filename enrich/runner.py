@@ -13,9 +13,9 @@ Example:
 """
 
 import asyncio
-import signal
+import contextlib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,31 +24,14 @@ from rich.console import Console
 
 from enrich.backends.base import Backend, LLMRequest, LLMResult
 from enrich.batch_writer import BatchWriter
-from enrich.errors import BackendError, ConfigError, EnrichError
+from enrich.errors import BackendError, EnrichError
 from enrich.plan import RunPlan
-from enrich.progress import RunCounters, RunProgress
+from enrich.progress import RunCounters, RunProgress, RunSummary
 from enrich.prompts import RenderError
-from enrich.repair import repair_json_text
+from enrich.run_control import RejectionGuard, StopSignals
 from enrich.schema_registry import OutputInvalid
 from enrich.store import PendingWrites, Store, now_us
 from enrich.store.queries import run_counts
-
-
-@dataclass
-class RunSummary:
-    """The outcome of one ``enrich run`` (counts are for the whole run, resumed parts too)."""
-
-    run_id: str
-    job_name: str
-    status: str
-    rows_total: int
-    ok: int
-    cached: int
-    failed: int
-    pending: int
-    counters: RunCounters
-    resumed: bool
-    failures_by_kind: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -92,8 +75,13 @@ class Runner:
         self._queue: asyncio.Queue[LLMRequest | None] = asyncio.Queue()
         self._inflight: dict[str, _InFlight] = {}
         self._done_keys: set[str] = set()
+        self._failed_keys: dict[str, tuple[str, str]] = {}
+        self._guard = RejectionGuard()
         self._outstanding = 0
-        self._slots = asyncio.Semaphore(max(64, 4 * getattr(backend, "concurrency", 1)))
+        # at most this many requests outstanding; once full, the producer waits until half
+        # have finished (one wake-up per burst, not one per row as with a semaphore)
+        self._max_outstanding = max(64, 4 * getattr(backend, "concurrency", 1))
+        self._room = asyncio.Event()
         self._producer_done = False
         self._closed = False
         self._stop = asyncio.Event()
@@ -103,34 +91,39 @@ class Runner:
         self._writer: BatchWriter | None = None
 
     # -- set-up -----------------------------------------------------------------------------
-    def _open_run(self) -> tuple[int, bool]:
+    def _open_run(self, rows_total: int) -> bool:
+        """Create the run, or pick up the one to resume; True when resuming."""
         plan, store = self.plan, self.store
-        config = plan.run_config()
         store.record_prompt_version(plan.prompt.name, plan.prompt.version,
                                     plan.schema.name, orjson.dumps(plan.prompt.content()).decode())
         if self.retry_run:
             self.run_id = self.retry_run
             store.mark_run(self.run_id, "running")
-            return int(run_counts(store, self.run_id)["rows_total"] or 0), True
+            return True
         existing = store.resumable_run(plan.job.name, plan.fingerprint)
-        rows_total = plan.source.count()
-        if rows_total == 0:
-            raise ConfigError(f"{plan.job.path}: the source `{plan.source.label}` has no rows",
-                              "check the file or query (and `limit`)")
         if existing:
             self.run_id = existing
             store.mark_run(existing, "running", rows_total=rows_total)
-            return rows_total, True
+            return True
         self.run_id = new_run_id()
-        store.create_run({"run_id": self.run_id, "rows_total": rows_total, **config})
-        return rows_total, False
+        store.create_run({"run_id": self.run_id, "rows_total": rows_total, **plan.run_config()})
+        return False
 
     # -- main -------------------------------------------------------------------------------
     async def run(self) -> RunSummary:
-        """Run to the end (or until stopped); returns the run's summary."""
-        await self.backend.start()
+        """Run to the end (or until stopped); returns the run's summary.
+
+        A new run that fails before storing its first row (a template error on the first row,
+        a key the server rejects, ...) is removed again: the store is left as it was.
+        """
+        if self.retry_run:
+            rows_total = int(run_counts(self.store, self.retry_run)["rows_total"] or 0)
+        else:  # checked before anything is started or written
+            rows_total = await asyncio.to_thread(self.plan.count_rows)
+        resumed = True
         try:
-            rows_total, resumed = self._open_run()
+            await self.backend.start()
+            resumed = self._open_run(rows_total)
             self.plan.task.prepare(self.plan, self.store)
             before = run_counts(self.store, self.run_id)
             self.counters.already_done = before["ok"] + before["cached"] + before["failed"]
@@ -143,14 +136,19 @@ class Runner:
             if status == "finished":
                 await asyncio.to_thread(self.plan.task.finalize, self.store, self.run_id,
                                         self.console)
+        except BaseException:
+            if not resumed and self.run_id:
+                with contextlib.suppress(EnrichError):
+                    self.store.discard_run(self.run_id)
+            raise
         finally:
             await self.backend.close()
         return self._summary(rows_total, resumed, status)
 
     async def _run_tasks(self, progress: RunProgress) -> str:
-        loop = asyncio.get_running_loop()
         consumer = asyncio.create_task(self._consume())
-        self._install_sigint(loop, consumer)
+        signals = StopSignals(self._on_stop_signal, consumer.cancel)
+        signals.install()
         self._writer = BatchWriter(self.store, self.run_id, self.counters, progress,
                                    self._on_store_error, self.flush_rows, self.flush_interval)
         self._writer.start()
@@ -162,12 +160,16 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - recorded, re-raised after the final flush
             self._error = self._error or exc
         finally:
-            self._remove_sigint(loop)
+            signals.remove()
             producer.cancel()
             await asyncio.gather(producer, return_exceptions=True)
+            if self._error is None:
+                for record in self._guard.release():  # the run ended: held failures are real
+                    self._buffer.add_failure(record)
             await self._writer.stop()
         if self._error is not None:
-            self.store.mark_run(self.run_id, "interrupted", wall_s=self.counters.elapsed())
+            with contextlib.suppress(EnrichError):  # the store may be what failed
+                self.store.mark_run(self.run_id, "interrupted", wall_s=self.counters.elapsed())
             raise self._error
         counts = run_counts(self.store, self.run_id)
         complete = counts["pending"] == 0 and not self._stop.is_set()
@@ -175,28 +177,13 @@ class Runner:
         self.store.mark_run(self.run_id, status, wall_s=self.counters.elapsed())
         return status
 
-    def _install_sigint(self, loop: asyncio.AbstractEventLoop, consumer: asyncio.Task) -> None:
-        def on_sigint() -> None:
-            if self._stop.is_set():
-                consumer.cancel()  # second Ctrl-C: stop now, in-flight requests are dropped
-                return
-            self._stop.set()
-            if self.console is not None:
-                self.console.print("[yellow]Stopping: finishing requests in flight "
-                                   "(Ctrl-C again to stop at once)…")
-            self._maybe_close_stream()
-
-        try:
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread or not supported: Ctrl-C raises as usual
-
-    @staticmethod
-    def _remove_sigint(loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            loop.remove_signal_handler(signal.SIGINT)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass
+    def _on_stop_signal(self) -> None:
+        """First Ctrl-C or SIGTERM: send nothing new, store what is in flight, then stop."""
+        self._stop.set()
+        if self.console is not None:
+            self.console.print("[yellow]Stopping: finishing requests in flight "
+                               "(Ctrl-C again to stop at once)…")
+        self._maybe_close_stream()
 
     # -- producer -----------------------------------------------------------------------------
     async def _produce(self) -> None:
@@ -221,42 +208,45 @@ class Runner:
                 yield [(rid, orjson.loads(inp)) for rid, inp in rows[start:start + self.batch_rows]]
             return
         iterator = self.plan.source.batches(self.batch_rows)
+        # what the run stored before this process started, read once (a query per batch made
+        # a resumed 100,000-row job spend seconds skipping its first half)
+        done = await asyncio.to_thread(self.store.stored_row_ids, self.run_id)
         while True:
             batch = await asyncio.to_thread(next, iterator, None)
             if batch is None:
                 return
             ids = [str(row[id_column]) for row in batch]
-            done = await asyncio.to_thread(self.store.done_row_ids, self.run_id, ids)
             todo = [(rid, row) for rid, row in zip(ids, batch, strict=True) if rid not in done]
             if todo:
                 yield todo
 
-    def _render(self, row_id: str, row: dict[str, Any]) -> tuple[list[dict[str, str]], bytes]:
-        variables = self.plan.task.variables(row)
-        try:
-            messages = self.plan.prompt.render(variables)
-        except RenderError as exc:
-            if self._first_row:
-                raise ConfigError(f"row {row_id}: {exc}",
-                                  f"fix prompts/{self.plan.prompt.name}.yaml or the source "
-                                  f"columns ({', '.join(self.plan.source.columns)})") from exc
-            raise
-        self._first_row = False
-        return messages, orjson.dumps(messages)
-
-    async def _enqueue_batch(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
-        plan, now = self.plan, now_us()
+    def _render_batch(self, batch: list[tuple[str, dict[str, Any]]], now: int) -> list[Any]:
+        """(row id, messages, messages JSON, key, input JSON) per row that renders; rows that
+        do not (a template error, a prompt over ``max_prompt_chars``) are recorded failures."""
+        plan = self.plan
         rendered = []
         for row_id, row in batch:
             input_json = orjson.dumps(row, default=str).decode()
             try:
-                messages, messages_json = self._render(row_id, row)
+                messages = plan.render(row_id, row, strict=self._first_row)
+                self._first_row = False
             except RenderError as exc:
                 self._buffer.add_failure((self.run_id, row_id, None, "template_error",
                                            str(exc), None, 0, input_json, now))
                 continue
+            too_long = plan.prompt_too_long(row_id, messages)
+            if too_long:
+                self._buffer.add_failure((self.run_id, row_id, None, "prompt_too_long",
+                                           too_long, None, 0, input_json, now))
+                continue
+            messages_json = orjson.dumps(messages)
             rendered.append((row_id, messages, messages_json, plan.request_key(messages_json),
                              input_json))
+        return rendered
+
+    async def _enqueue_batch(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        plan, now = self.plan, now_us()
+        rendered = self._render_batch(batch, now)
         keys = [r[3] for r in rendered]
         known = await asyncio.to_thread(self.store.known_keys, keys,
                                         not self.retry_run) if keys else {}
@@ -266,8 +256,9 @@ class Runner:
             if key in self._done_keys or (key in known and known[key] is None):
                 self._buffer.add_output(row_id, key, True, input_json, now)
                 continue
-            if key in known:  # failed before: kept as a failure until `enrich retry`
-                kind, message = known[key] or ("", "")
+            failed = self._failed_keys.get(key) or known.get(key)
+            if failed is not None:  # failed before: kept as a failure until `enrich retry`
+                kind, message = failed
                 self._buffer.add_failure((self.run_id, row_id, key, kind, message, None, 0,
                                            input_json, now))
                 continue
@@ -275,7 +266,9 @@ class Runner:
             if inflight is not None:
                 inflight.rows.append((row_id, input_json))
                 continue
-            await self._slots.acquire()
+            if self._outstanding >= self._max_outstanding:
+                self._room.clear()
+                await self._room.wait()
             self._inflight[key] = _InFlight(messages_json, [(row_id, input_json)])
             self._outstanding += 1
             self._queue.put_nowait(LLMRequest(key, row_id, messages, plan.params,
@@ -285,6 +278,10 @@ class Runner:
     # -- consumer -----------------------------------------------------------------------------
     async def _stream(self) -> Any:
         while (request := await self._queue.get()) is not None:
+            if self._stop.is_set():  # stopping: what was never sent stays pending
+                self._inflight.pop(request.key, None)
+                self._settle()
+                continue
             yield request
 
     def _maybe_close_stream(self) -> None:
@@ -315,7 +312,7 @@ class Runner:
             return
         content = result.content or ""
         try:
-            output = self._validate(content)
+            output = self.plan.validate_output(content)
         except OutputInvalid as exc:
             kind = exc.kind
             if not content.strip():
@@ -328,15 +325,6 @@ class Runner:
             self._finish_failed(request, kind, exc.message, content, result.sends)
             return
         self._finish_ok(result, self.plan.task.postprocess(output, result))
-
-    def _validate(self, content: str) -> dict[str, Any]:
-        try:
-            return self.plan.schema.validate_json(content)
-        except OutputInvalid:
-            repaired = repair_json_text(content)
-            if repaired is None:
-                raise
-            return self.plan.schema.validate_json(repaired)
 
     def _reask(self, request: LLMRequest, content: str, problem: str) -> None:
         messages = [*request.messages, {"role": "assistant", "content": content},
@@ -362,20 +350,33 @@ class Runner:
         for index, (row_id, input_json) in enumerate(entry.rows):
             self._buffer.add_output(row_id, request.key, index > 0, input_json, now)
         self._done_keys.add(request.key)
+        if self._guard.active:  # the server accepts our requests: earlier 400s were the rows'
+            for record in self._guard.release():
+                self._buffer.add_failure(record)
         self._settle()
 
     def _finish_failed(self, request: LLMRequest, kind: str, message: str,
                        content: str | None, sends: int) -> None:
         entry = self._inflight.pop(request.key)
         now = now_us()
-        for row_id, input_json in entry.rows:
-            self._buffer.add_failure((self.run_id, row_id, request.key, kind, message[:2000],
-                                       content, sends, input_json, now))
+        self._failed_keys[request.key] = (kind, message[:2000])
+        records = [(self.run_id, row_id, request.key, kind, message[:2000], content, sends,
+                    input_json, now) for row_id, input_json in entry.rows]
+        if not self._guard.hold(kind, message, records):
+            for record in records:
+                self._buffer.add_failure(record)
+        elif self._guard.tripped:
+            self._error = BackendError(
+                f"the server rejected the first {self._guard.rejected} requests "
+                f"({self._guard.first_error})", "fix the job's parameters or schema (or the "
+                "server), then run again; nothing was stored for those rows")
+            self._stop.set()
         self._settle()
 
     def _settle(self) -> None:
         self._outstanding -= 1
-        self._slots.release()
+        if self._outstanding <= self._max_outstanding // 2:
+            self._room.set()
         if self._buffer.rows >= self.flush_rows:
             self._writer_wake()
         self._maybe_close_stream()

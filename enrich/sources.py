@@ -5,18 +5,25 @@ memory: rows are fetched ``batch_size`` at a time. Checks that need the whole ta
 duplicate ids) run as single set-based queries before the first row is sent anywhere.
 """
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 
 from enrich.errors import SourceError
 from enrich.jobs import JobSpec, SourceSpec
 
+# Fields up to 64 MiB are read (DuckDB's defaults stop at 2 MB per CSV line and 16 MB per JSON
+# object); a row whose rendered prompt is too long is then recorded as a failure, not sent.
+_MAX_FIELD_BYTES = 64 * 1024 * 1024
 _READERS = {
-    "csv": "read_csv({path}, header = true, sample_size = -1)",
-    "jsonl": "read_json({path}, format = 'newline_delimited')",
+    "csv": f"read_csv({{path}}, header = true, sample_size = -1, "
+           f"max_line_size = {_MAX_FIELD_BYTES})",
+    "jsonl": f"read_json({{path}}, format = 'newline_delimited', "
+             f"maximum_object_size = {_MAX_FIELD_BYTES})",
     "parquet": "read_parquet({path})",
 }
 _EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -29,6 +36,67 @@ def _quote_ident(name: str) -> str:
 
 def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def duckdb_reason(exc: Exception, limit: int = 300) -> str:
+    """The informative part of a DuckDB error: its first line plus the first line that says
+    what went wrong (CSV errors put the offending line, which may be huge, in between)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    reason = lines[0]
+    detail = next((line for line in lines[1:] if not line.startswith(
+        ("Original Line", "Possible Solution", "LINE ", "^", "file =", "See also"))), None)
+    if detail is not None and re.search(r"Line: \d+$", reason):
+        reason = f"{reason}: {detail}"
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
+
+
+def _is_encoding_error(text: str) -> bool:
+    text = text.lower()
+    return "unicode" in text or "utf-8" in text or "utf8" in text or "encoded" in text
+
+
+_READ_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"})
+
+
+def _writes_in_select(query: str) -> str:
+    """Why a statement DuckDB classifies as SELECT still writes ("" when it does not).
+
+    ``WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d`` is a SELECT statement that
+    deletes; its parse tree shows the DELETE, so every query node must be a reading one.
+    """
+    with duckdb.connect(config={"autoinstall_known_extensions": False}) as con:
+        row = con.execute("SELECT json_serialize_sql(?)", [query]).fetchone()
+    tree = orjson.loads(row[0]) if row else {"error": True}
+    if tree.get("error"):
+        return str(tree.get("error_message", "it cannot be checked"))
+    found: set[str] = set()
+    stack: list[Any] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            kind = node.get("type")
+            if isinstance(kind, str) and kind.endswith("_NODE") and kind not in _READ_NODES:
+                found.add(kind.removesuffix("_QUERY_NODE").removesuffix("_NODE"))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return f"it contains {', '.join(sorted(found))}" if found else ""
+
+
+def _ragged_csv_line(path: Path) -> str | None:
+    """The first CSV line whose number of fields differs from the header's, described."""
+    import csv
+
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        for row in reader:
+            if row and len(row) != len(header):
+                return (f"line {reader.line_num} has {len(row)} fields but the header has "
+                        f"{len(header)}")
+    return None
 
 
 class RowSource:
@@ -52,7 +120,8 @@ class RowSource:
         self._reads_store = bool(
             store_connection is not None and store_path is not None and job.source.duckdb
             and job.resolve(job.source.duckdb).resolve() == Path(store_path).resolve())
-        self._con = store_connection if self._reads_store else duckdb.connect()
+        self._con = store_connection if self._reads_store else duckdb.connect(
+            config={"autoinstall_known_extensions": False})
         self._relation_sql = self._build_relation_sql()
         self.columns = self._describe()
         self._check_columns()
@@ -61,6 +130,14 @@ class RowSource:
     def label(self) -> str:
         """A short human description of the source (file path or SQL)."""
         return self.spec.path or f"{self.spec.duckdb}: {self.spec.query}"
+
+    def version(self) -> str | None:
+        """Size and modification time of a single source file (None for globs and SQL): a
+        changed file is a new run, so a resumed run never mixes two versions of its source."""
+        if not self.spec.path or "*" in self.spec.path:
+            return None
+        stat = self.job.resolve(self.spec.path).stat()
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
 
     def _build_relation_sql(self) -> str:
         spec = self.spec
@@ -87,6 +164,9 @@ class RowSource:
         if "*" not in relative and not path.exists():
             raise SourceError(f"{self.job.path}: source file not found: {path}",
                               "check `source.path` (relative paths start at the project root)")
+        if path.is_file() and path.stat().st_size == 0:
+            raise SourceError(f"{self.job.path}: source file {path} is empty",
+                              "add rows to it (a CSV needs a header line and one line per row)")
         return path
 
     def _sql_source(self, spec: SourceSpec) -> str:
@@ -94,11 +174,15 @@ class RowSource:
         try:
             statements = duckdb.extract_statements(query)
         except duckdb.Error as exc:
-            raise SourceError(f"{self.job.path}: `source.query` is not valid SQL: {exc}",
-                              "fix the query") from exc
-        if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
-            raise SourceError(f"{self.job.path}: `source.query` must be one read-only SELECT",
-                              "sources are read-only; remove INSERT/UPDATE/DDL statements")
+            raise SourceError(f"{self.job.path}: `source.query` is not valid SQL: "
+                              f"{duckdb_reason(exc)}", "fix the query") from exc
+        single_select = len(statements) == 1 and statements[0].type == \
+            duckdb.StatementType.SELECT
+        writes = _writes_in_select(query) if single_select else ""
+        if not single_select or writes:
+            raise SourceError(f"{self.job.path}: `source.query` must be one read-only SELECT"
+                              + (f" ({writes})" if writes else ""),
+                              "sources are read-only; remove INSERT/UPDATE/DELETE/DDL")
         if self.spec.duckdb and not self._reads_store:
             db = self._checked_path(self.spec.duckdb)
             self._run(f"ATTACH {_sql_literal(str(db))} AS enrich_source (READ_ONLY)")
@@ -112,15 +196,25 @@ class RowSource:
             raise SourceError(f"source `{self.label}` is not valid UTF-8 ({exc.reason})",
                               "re-encode the file as UTF-8") from exc
         except duckdb.Error as exc:
-            text = str(exc).splitlines()[0]
-            hint = "check the file and `source` settings"
-            if "unicode" in text.lower() or "utf-8" in text.lower() or "utf8" in text.lower():
-                hint = "re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
-            raise SourceError(f"cannot read source `{self.label}`: {text}", hint) from exc
+            text = duckdb_reason(exc)
+            if _is_encoding_error(text):
+                raise SourceError(f"source `{self.label}` is not UTF-8 text ({text})",
+                                  "re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 "
+                                  "in.csv > out.csv`)") from exc
+            raise SourceError(f"cannot read source `{self.label}`: {text}",
+                              "check the file and `source` settings") from exc
 
     def _describe(self) -> list[str]:
         rows = self._run(f"DESCRIBE {self._relation_sql}").fetchall()
-        return [r[0] for r in rows]
+        columns = [r[0] for r in rows]
+        if len(columns) == 1 and "," in columns[0] and self.spec.path and "*" not in \
+                self.spec.path:
+            # DuckDB's sniffer gave up on the dialect and read one column: say which line breaks
+            problem = _ragged_csv_line(self.job.resolve(self.spec.path))
+            if problem:
+                raise SourceError(f"source `{self.label}`: {problem}",
+                                  "fix that line (quote fields that contain commas)")
+        return columns
 
     def _check_columns(self) -> None:
         wanted = [self.spec.id_column, *(self.spec.columns or [])]

@@ -1,6 +1,10 @@
 """Output contract of the item-metadata task (bounded so generation cannot run away)."""
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
+
+ShortText = Annotated[str, Field(min_length=1, max_length=60)]
 
 __all__ = ["ItemAttributes", "ItemMetadata"]
 
@@ -12,7 +16,7 @@ class ItemAttributes(BaseModel):
 
     category: str = Field(min_length=1, max_length=60, description="e.g. 'crime thriller film'")
     creator: str = Field(max_length=80, description="brand, director or maker; '' if unknown")
-    properties: list[str] = Field(max_length=5, description="short key properties")
+    properties: list[ShortText] = Field(max_length=5, description="short key properties")
 
 
 class ItemMetadata(BaseModel):
@@ -23,4 +27,4 @@ class ItemMetadata(BaseModel):
     clean_title: str = Field(min_length=1, max_length=120)
     summary: str = Field(min_length=1, max_length=400, description="one or two sentences")
     attributes: ItemAttributes
-    keywords: list[str] = Field(min_length=1, max_length=8, description="search keywords")
+    keywords: list[ShortText] = Field(min_length=1, max_length=8, description="search keywords")

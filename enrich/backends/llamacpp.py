@@ -102,6 +102,8 @@ class LlamaCppBackend:
         except (ValueError, RuntimeError) as exc:
             return LLMResult(request, error_kind="backend_error", error=str(exc)[:300],
                              latency_s=time.perf_counter() - started)
+        if kwargs.get("logprobs"):  # logprobs come as numpy floats: make them plain JSON
+            response = orjson.loads(orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY))
         choice = response["choices"][0]
         usage = response.get("usage") or {}
         logprobs = (choice.get("logprobs") or {}).get("content")

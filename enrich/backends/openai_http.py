@@ -88,6 +88,7 @@ class OpenAICompatibleBackend:
         self._headers = {"Content-Type": "application/json"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
+        self._secret = api_key
         self._session: aiohttp.ClientSession | None = None
         self._structured_cache: dict[int, dict[str, Any]] = {}
 
@@ -111,7 +112,7 @@ class OpenAICompatibleBackend:
                                          timeout=aiohttp.ClientTimeout(total=15)) as resp:
                 raw = await resp.read()
                 status = resp.status
-        except (TimeoutError, aiohttp.ClientConnectionError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
             raise BackendError(
                 f"cannot reach the LLM server at {self.url} ({type(exc).__name__})",
                 "start the server (e.g. `vllm serve MODEL`) or fix --base-url") from None
@@ -143,21 +144,33 @@ class OpenAICompatibleBackend:
         return orjson.dumps(body)
 
     async def generate(self, requests: AsyncIterable[LLMRequest]) -> AsyncIterator[LLMResult]:
-        """Send requests with ``concurrency`` workers; yield results as they finish."""
-        inbox: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.concurrency)
+        """Send requests with ``concurrency`` workers; yield results as they finish.
+
+        The pump fills the inbox in bursts: it pauses once ``2 × concurrency`` requests wait
+        and resumes when the workers have taken half of them, instead of being woken up once
+        per request as a bounded queue would.
+        """
+        inbox: asyncio.Queue[Any] = asyncio.Queue()
         outbox: asyncio.Queue[Any] = asyncio.Queue()
+        room = asyncio.Event()
+        low, high = self.concurrency, 2 * self.concurrency
 
         async def pump() -> None:
             try:
                 async for request in requests:
-                    await inbox.put(request)
+                    inbox.put_nowait(request)
+                    if inbox.qsize() >= high:
+                        room.clear()
+                        await room.wait()
             finally:
                 for _ in range(self.concurrency):
-                    await inbox.put(_DONE)
+                    inbox.put_nowait(_DONE)
 
         async def worker() -> None:
             try:
                 while (request := await inbox.get()) is not _DONE:
+                    if inbox.qsize() <= low:
+                        room.set()
                     outbox.put_nowait(await self._send(request))
             finally:
                 outbox.put_nowait(_DONE)
@@ -203,7 +216,7 @@ class OpenAICompatibleBackend:
                             return result
                         kind, error = result.error_kind, result.error or ""
                         continue
-                    detail = _error_text(raw)
+                    detail = self._redact(_error_text(raw))
                     if status in (401, 403):
                         return self._fatal(request, f"the server rejected the API key (HTTP "
                                            f"{status}): {detail}", attempt)
@@ -220,10 +233,14 @@ class OpenAICompatibleBackend:
             except TimeoutError:
                 kind, error = "timeout", f"no answer within {self.spec.timeout_s:g} s"
             except (aiohttp.ClientError, OSError) as exc:
-                kind, error = "connection", f"{type(exc).__name__}: {exc}"[:300]
+                kind, error = "connection", self._redact(f"{type(exc).__name__}: {exc}")[:300]
         return LLMResult(request, error_kind=kind, error=error,
                          sends=self.spec.max_retries + 1,
                          latency_s=time.perf_counter() - started)
+
+    def _redact(self, text: str) -> str:
+        """Error text without the API key (some servers echo it back in their errors)."""
+        return text.replace(self._secret, "***") if self._secret else text
 
     def _fatal(self, request: LLMRequest, message: str, attempt: int) -> LLMResult:
         return LLMResult(request, error_kind="fatal", error=message, sends=attempt + 1)

@@ -61,12 +61,28 @@ def retry(
 
 
 def _execute(job: Any, db: Path | None, *, quiet: bool, retry_run: str | None = None) -> None:
+    from rich.console import Console
+
+    from enrich.commands.summary import print_summary
+    from enrich.errors import Interrupted
+
+    again = f"enrich retry {retry_run}" if retry_run else f"enrich run {job.path or 'JOB.yaml'}"
+    try:
+        summary = _run_job(job, db, quiet=quiet, retry_run=retry_run)
+    except KeyboardInterrupt:  # Ctrl-C before the run's own handler was installed, or after
+        raise Interrupted("interrupted; every row stored so far is kept",
+                          f"run `{again}` again to resume") from None
+    print_summary(summary, Console(), job_path=job.path)
+    if summary.status == "interrupted":
+        raise typer.Exit(130)
+
+
+def _run_job(job: Any, db: Path | None, *, quiet: bool, retry_run: str | None) -> Any:
     import asyncio
 
     from rich.console import Console
 
     from enrich.backends import create_backend
-    from enrich.commands.summary import print_summary
     from enrich.errors import ConfigError
     from enrich.plan import RunPlan
     from enrich.runner import Runner
@@ -89,10 +105,7 @@ def _execute(job: Any, db: Path | None, *, quiet: bool, retry_run: str | None = 
                                  logprobs=bool(plan.params.get("logprobs")))
         runner = Runner(plan, store, backend, console=None if quiet else console,
                         retry_run=retry_run)
-        summary = asyncio.run(runner.run())
-    print_summary(summary, Console(), job_path=job.path)
-    if summary.status == "interrupted":
-        raise typer.Exit(130)
+        return asyncio.run(runner.run())
 
 
 def models() -> None:

@@ -78,4 +78,124 @@ CREATE TABLE failures (
     PRIMARY KEY (run_id, row_id)
 );
 """),
+    (2, "task tables and views", """
+CREATE TABLE synthetic_query_checks (
+    run_id VARCHAR NOT NULL,
+    item_id VARCHAR NOT NULL,
+    query_index INTEGER NOT NULL,
+    query VARCHAR NOT NULL,
+    kind VARCHAR,
+    kept BOOLEAN NOT NULL,
+    reason VARCHAR NOT NULL,
+    rank INTEGER,
+    retriever VARCHAR NOT NULL,
+    top_k INTEGER NOT NULL,
+    llm_score DOUBLE,
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (run_id, item_id, query_index)
+);
+CREATE VIEW item_metadata AS
+SELECT o.run_id, o.row_id AS item_id,
+       q.output ->> '$.clean_title' AS clean_title,
+       q.output ->> '$.summary' AS summary,
+       q.output ->> '$.attributes.category' AS category,
+       q.output ->> '$.attributes.creator' AS creator,
+       CAST(q.output -> '$.attributes.properties' AS VARCHAR[]) AS properties,
+       CAST(q.output -> '$.keywords' AS VARCHAR[]) AS keywords,
+       o.input, r.model, r.prompt_version, o.created_at, o.cached, o.key AS request_key
+FROM outputs o JOIN runs r ON r.run_id = o.run_id JOIN requests q ON q.key = o.key
+WHERE r.task = 'item_metadata';
+CREATE VIEW synthetic_queries AS
+WITH generated AS (
+    SELECT o.run_id, o.row_id AS item_id, q.output ->> '$.item_text' AS item_text,
+           g.entry ->> '$.query' AS query, g.entry ->> '$.kind' AS kind,
+           CAST(g.position - 1 AS INTEGER) AS query_index,
+           TRY_CAST(g.entry ->> '$.llm_score' AS DOUBLE) AS llm_score,
+           r.model, r.prompt_version, o.created_at, o.key AS request_key
+    FROM outputs o JOIN runs r ON r.run_id = o.run_id JOIN requests q ON q.key = o.key,
+         unnest(CAST(q.output -> '$.queries' AS JSON[])) WITH ORDINALITY AS g(entry, position)
+    WHERE r.task = 'synthetic_queries'
+)
+SELECT g.run_id, g.item_id, g.item_text, g.query, g.kind, c.kept,
+       coalesce(c.reason, 'not checked yet: the run has not finished') AS reason,
+       c.rank, g.model, g.prompt_version, g.created_at, g.query_index, g.llm_score,
+       c.retriever, c.top_k, g.request_key
+FROM generated g LEFT JOIN synthetic_query_checks c
+  ON c.run_id = g.run_id AND c.item_id = g.item_id AND c.query_index = g.query_index;
+CREATE VIEW user_summaries AS
+SELECT o.run_id, o.row_id AS user_id,
+       q.output ->> '$.summary' AS summary,
+       CAST(q.output -> '$.liked' AS VARCHAR[]) AS liked,
+       CAST(q.output -> '$.disliked' AS VARCHAR[]) AS disliked,
+       r.model, r.prompt_version, o.created_at,
+       CAST(q.output -> '$.liked_items' AS VARCHAR[]) AS liked_items,
+       CAST(q.output -> '$.disliked_items' AS VARCHAR[]) AS disliked_items,
+       TRY_CAST(q.output ->> '$.history_n' AS INTEGER) AS history_n,
+       o.key AS request_key
+FROM outputs o JOIN runs r ON r.run_id = o.run_id JOIN requests q ON q.key = o.key
+WHERE r.task = 'user_summaries';
+CREATE VIEW match_labels AS
+SELECT o.run_id, o.row_id AS pair_id,
+       q.output ->> '$.query' AS query,
+       coalesce(o.input ->> ('$."' || coalesce(r.config ->> '$.task_options.item_id_column',
+                                              'item_id') || '"'),
+                q.output ->> '$.item_id') AS item_id,
+       q.output ->> '$.item_text' AS item_text,
+       q.output ->> '$.label' AS label,
+       q.output ->> '$.reason' AS reason,
+       CAST(q.output ->> '$.p_bad' AS DOUBLE) AS p_bad,
+       q.output ->> '$.p_bad_source' AS p_bad_source,
+       r.model, r.prompt_version, o.created_at,
+       TRY_CAST(q.output ->> '$.label_probs.good' AS DOUBLE) AS p_good,
+       TRY_CAST(q.output ->> '$.label_probs.partial' AS DOUBLE) AS p_partial,
+       TRY_CAST(q.output ->> '$.p_bad_verbalized' AS DOUBLE) AS p_bad_verbalized,
+       o.input, o.key AS request_key
+FROM outputs o JOIN runs r ON r.run_id = o.run_id JOIN requests q ON q.key = o.key
+WHERE r.task = 'bad_match';
+CREATE VIEW query_parses AS
+SELECT o.run_id, o.row_id AS query_id,
+       q.output ->> '$.query' AS query,
+       q.output ->> '$.corrected' AS corrected,
+       q.output ->> '$.intent' AS intent,
+       q.output -> '$.spans' AS spans,
+       CAST(q.output -> '$.rewrites' AS VARCHAR[]) AS rewrites,
+       r.model, r.prompt_version, o.created_at,
+       q.output -> '$.unlocated_spans' AS unlocated_spans,
+       CAST(q.output -> '$.context_items' AS VARCHAR[]) AS context_items,
+       o.key AS request_key
+FROM outputs o JOIN runs r ON r.run_id = o.run_id JOIN requests q ON q.key = o.key
+WHERE r.task = 'query_understanding';
+"""),
+    (3, "bad-match query-likelihood scores", """
+CREATE TABLE match_scores (
+    run_id VARCHAR NOT NULL,
+    pair_id VARCHAR NOT NULL,
+    ql_cond DOUBLE,
+    ql_uncond DOUBLE,
+    ql_pmi DOUBLE,
+    scorer VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (run_id, pair_id)
+);
+CREATE OR REPLACE VIEW match_labels AS
+SELECT o.run_id, o.row_id AS pair_id,
+       q.output ->> '$.query' AS query,
+       coalesce(o.input ->> ('$."' || coalesce(r.config ->> '$.task_options.item_id_column',
+                                              'item_id') || '"'),
+                q.output ->> '$.item_id') AS item_id,
+       q.output ->> '$.item_text' AS item_text,
+       q.output ->> '$.label' AS label,
+       q.output ->> '$.reason' AS reason,
+       CAST(q.output ->> '$.p_bad' AS DOUBLE) AS p_bad,
+       q.output ->> '$.p_bad_source' AS p_bad_source,
+       r.model, r.prompt_version, o.created_at,
+       TRY_CAST(q.output ->> '$.label_probs.good' AS DOUBLE) AS p_good,
+       TRY_CAST(q.output ->> '$.label_probs.partial' AS DOUBLE) AS p_partial,
+       TRY_CAST(q.output ->> '$.p_bad_verbalized' AS DOUBLE) AS p_bad_verbalized,
+       o.input, o.key AS request_key,
+       s.ql_pmi, s.ql_cond, s.ql_uncond, s.scorer AS ql_scorer
+FROM outputs o JOIN runs r ON r.run_id = o.run_id JOIN requests q ON q.key = o.key
+LEFT JOIN match_scores s ON s.run_id = o.run_id AND s.pair_id = o.row_id
+WHERE r.task = 'bad_match';
+"""),
 ]

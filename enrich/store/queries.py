@@ -78,6 +78,19 @@ CHECKS = {
                                              "o.run_id = r.run_id) + (SELECT count(*) FROM "
                                              "failures f WHERE f.run_id = r.run_id)",
     "requests with NULL output": "SELECT count(*) FROM requests WHERE output IS NULL",
+    "finished runs with rows pending": "SELECT count(*) FROM runs r WHERE status = 'finished' "
+                                       "AND rows_total > (SELECT count(*) FROM outputs o WHERE "
+                                       "o.run_id = r.run_id) + (SELECT count(*) FROM failures f "
+                                       "WHERE f.run_id = r.run_id)",
+    "new outputs whose request another run made": "SELECT count(*) FROM outputs o JOIN requests "
+                                                  "q USING (key) WHERE NOT o.cached AND "
+                                                  "q.run_id <> o.run_id",
+    "rows with an empty id, key or message": "SELECT (SELECT count(*) FROM outputs WHERE "
+                                             "row_id = '' OR key = '') + (SELECT count(*) FROM "
+                                             "failures WHERE row_id = '' OR message = '' OR "
+                                             "error_kind = '')",
+    "runs with an unknown status": "SELECT count(*) FROM runs WHERE status NOT IN ('running', "
+                                   "'interrupted', 'finished', 'failed')",
 }
 
 

@@ -7,6 +7,7 @@ either completely stored or not at all, whenever the process dies.
 """
 
 import os
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,16 +28,101 @@ def utcnow() -> datetime:
 def _store_error(path: Path, exc: Exception) -> StoreError:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if "lock" in text.lower():
-        return StoreError(f"the store {path} is in use by another process ({text})",
+        holder = re.search(r"\(PID (\d+)\)", text)
+        who = f"process {holder.group(1)}" if holder else "another process"
+        return StoreError(f"the store {path} is in use by another process ({who} has it open "
+                          "for writing)",
                           "wait for that run to finish, or use another file with --db")
-    if "No space left" in text or "disk" in text.lower() and "full" in text.lower():
-        return StoreError(f"no space left to write the store {path}",
+    if any(sign in text for sign in ("No space left", "File too large", "Disk quota")) or \
+            "disk" in text.lower() and "full" in text.lower():
+        return StoreError(f"no space left to write the store {path} ({text.split(': ')[-1]}); "
+                          "everything committed before is kept",
                           "free disk space, then run the job again to resume")
     if "Permission denied" in text or "read-only" in text.lower() or "Read-only" in text:
         return StoreError(f"cannot write the store {path} ({text})",
                           "choose a writable location with --db")
     return StoreError(f"cannot use the store {path}: {text}",
                       "check the path, or move the file aside and run again")
+
+
+# DuckDB caches table blocks up to 80% of RAM by default, and checkpointing a large WAL at close
+# then peaks far above what a run needs (100,000 rows: ~330 MB of RSS, against ~240 MB with
+# this cap; see bench/RESULTS.md). Queries over the limit spill to disk rather than fail.
+WRITER_MEMORY_LIMIT = "128MB"
+
+
+def _insert_columns(columns: dict[str, list[Any]]) -> tuple[str, str, dict[str, Any]]:
+    """(column names, SELECT expressions, parameters) to insert a batch held as columns.
+
+    A column whose values are all equal in the batch (run id, model, parameters, ...) is bound
+    as one scalar instead of a list: DuckDB converts list parameters value by value, and about
+    half of a result's columns are constant within a run.
+    """
+    exprs, params = [], {}
+    rows = len(next(iter(columns.values())))
+    for index, name in enumerate(columns):
+        values = columns[name]
+        # (the first column stays a list when there are several rows: it sets the row count)
+        constant = (index > 0 or rows == 1) and values.count(values[0]) == rows
+        params[name] = values[0] if constant else values
+        expr = f"${name}" if constant else f"unnest(${name})"
+        exprs.append(f"make_timestamp({expr})" if name == "created_at" else expr)
+    return ", ".join(columns), ", ".join(exprs), params
+
+
+def _check_is_duckdb(path: Path) -> None:
+    """Refuse an existing file that is not a DuckDB database (DuckDB would silently open an
+    in-memory database instead, and every result would be lost at exit)."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(12)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+        return  # missing: created; a folder or no access: DuckDB's own error says so
+    if header and header[8:12] != b"DUCK":
+        raise StoreError(f"{path} is not a DuckDB file",
+                         "pass --db with a new file name or an existing enrich store")
+
+
+def _apply_migrations(con: duckdb.DuckDBPyConnection, path: Path) -> list[int]:
+    """Apply pending migrations in order, each in a transaction; returns the versions applied."""
+    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER "
+                "PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+    done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for version, name, ddl in MIGRATIONS:
+        if version in done:
+            continue
+        try:
+            con.execute("BEGIN TRANSACTION")
+            con.execute(ddl)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                        [version, name, utcnow()])
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise _store_error(path, exc) from None
+        applied.append(version)
+    return applied
+
+
+def _create_store_file(path: Path) -> None:
+    """Create a new store under a temporary name with every table, then link it into place, so
+    a store file never exists without its tables, whenever the process dies. (If another
+    process created the file meanwhile, that one is used; its lock then decides who writes.)"""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.creating")
+    tmp.unlink(missing_ok=True)
+    with duckdb.connect(str(tmp)) as con:
+        _apply_migrations(con, path)
+    try:
+        if not Path(f"{tmp}.wal").exists():  # (closing checkpoints: everything is in the file)
+            os.link(tmp, path)
+    except FileExistsError:
+        pass
+    except OSError:  # no hard links on this file system: create it in place
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
 
 
 class Store:
@@ -56,13 +142,23 @@ class Store:
         self.read_only = read_only
         if read_only and not self.path.exists():
             raise StoreError(f"no store at {self.path}", "run a job first, or pass --db PATH")
+        _check_is_duckdb(self.path)
         try:
             if not read_only:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not self.path.exists():
+                    _create_store_file(self.path)
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except (duckdb.Error, OSError) as exc:
             raise _store_error(self.path, exc) from None
+        if read_only and not self.sql("SELECT count(*) FROM information_schema.tables WHERE "
+                                      "table_name = 'runs'").fetchall()[0][0]:
+            self.con.close()
+            raise StoreError(f"no runs in {self.path} yet (it has no tables)",
+                             "run a job first, or pass --db PATH")
         if not read_only:
+            # a SET, not a connect() config: other connections to the file stay compatible
+            self.con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
             self.migrate()
 
     def __enter__(self) -> "Store":
@@ -86,24 +182,7 @@ class Store:
     # -- schema ---------------------------------------------------------------------------
     def migrate(self) -> list[int]:
         """Apply pending migrations in order; returns the versions applied."""
-        self.con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER "
-                         "PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
-        done = {r[0] for r in self.con.execute("SELECT version FROM schema_migrations").fetchall()}
-        applied = []
-        for version, name, ddl in MIGRATIONS:
-            if version in done:
-                continue
-            try:
-                self.con.execute("BEGIN TRANSACTION")
-                self.con.execute(ddl)
-                self.con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                                 [version, name, utcnow()])
-                self.con.execute("COMMIT")
-            except duckdb.Error as exc:
-                self.con.execute("ROLLBACK")
-                raise _store_error(self.path, exc) from None
-            applied.append(version)
-        return applied
+        return _apply_migrations(self.con, self.path)
 
     def schema_version(self) -> int:
         row = self.sql("SELECT max(version) FROM schema_migrations").fetchone()
@@ -133,6 +212,24 @@ class Store:
                     "rows_total), pid = ? WHERE run_id = ?",
                     [status, utcnow(), finished, wall_s, rows_total, os.getpid(), run_id])
 
+    def discard_run(self, run_id: str) -> bool:
+        """Delete a run that stored nothing (it failed before its first row); True if deleted.
+
+        Its prompt version goes too, unless another run used it. A run with any stored row is
+        kept: it is resumable.
+        """
+        row = self.sql("SELECT prompt_name, prompt_version FROM runs WHERE run_id = ? AND "
+                       "NOT EXISTS (SELECT 1 FROM outputs WHERE run_id = ?) AND NOT EXISTS "
+                       "(SELECT 1 FROM failures WHERE run_id = ?) AND NOT EXISTS "
+                       "(SELECT 1 FROM requests WHERE run_id = ?)", [run_id] * 4).fetchone()
+        if row is None:
+            return False
+        self._write("DELETE FROM runs WHERE run_id = ?", [run_id])
+        self._write("DELETE FROM prompt_versions WHERE name = ? AND version = ? AND NOT EXISTS "
+                    "(SELECT 1 FROM runs WHERE prompt_name = ? AND prompt_version = ?)",
+                    [row[0], row[1], row[0], row[1]])
+        return True
+
     def record_prompt_version(self, name: str, version: str, schema_name: str,
                               content_json: str) -> None:
         self._write("INSERT OR IGNORE INTO prompt_versions VALUES (?, ?, ?, ?, ?)",
@@ -145,6 +242,13 @@ class Store:
             raise _store_error(self.path, exc) from None
 
     # -- set-based lookups for resume and cache ----------------------------------------------
+    def stored_row_ids(self, run_id: str) -> set[str]:
+        """Every row id this run has stored (as output or failure): empty for a new run."""
+        rows = self.reader().execute(
+            "SELECT row_id FROM outputs WHERE run_id = $run UNION ALL SELECT row_id FROM "
+            "failures WHERE run_id = $run", {"run": run_id}).fetchall()
+        return {r[0] for r in rows}
+
     def done_row_ids(self, run_id: str, row_ids: list[str]) -> set[str]:
         """Which of ``row_ids`` this run already stored (as output or failure)."""
         rows = self.reader().execute(
@@ -172,27 +276,40 @@ class Store:
 
     # -- the writer -------------------------------------------------------------------------
     def write(self, pending: PendingWrites) -> None:
-        """Write a batch of requests, outputs and failures in one transaction."""
+        """Write a batch of requests, outputs and failures in one transaction.
+
+        The inserts go in unchecked first; should one hit a duplicate key anyway, that
+        transaction is rolled back whole and the batch is written again with ``ON CONFLICT``
+        clauses (see :meth:`PendingWrites.parts`). Either way it is one transaction.
+        """
         if pending.empty():
             return
-        con = self.con
         try:
-            con.execute("BEGIN TRANSACTION")
-            for table, columns, conflict in pending.parts():
-                names = ", ".join(columns)
-                values = ", ".join(f"make_timestamp(unnest(${c}))" if c == "created_at"
-                                   else f"unnest(${c})" for c in columns)
-                con.execute(f"INSERT INTO {table} ({names}) SELECT {values} {conflict}",
-                            columns)
-            if pending.outputs["row_id"]:
-                # a row that now has an output is no longer a failure (enrich retry)
-                con.execute("DELETE FROM failures WHERE run_id = $run AND row_id IN "
-                            "(SELECT unnest($ids))", {"run": pending.run_id,
-                                                      "ids": pending.outputs["row_id"]})
-            con.execute("COMMIT")
-        except (duckdb.Error, OSError) as exc:
             try:
-                con.execute("ROLLBACK")
-            except duckdb.Error:
-                pass
+                self._write_batch(pending, checked=False)
+            except duckdb.ConstraintException:
+                self._rollback()
+                self._write_batch(pending, checked=True)
+        except (duckdb.Error, OSError) as exc:
+            self._rollback()
             raise _store_error(self.path, exc) from None
+
+    def _write_batch(self, pending: PendingWrites, checked: bool) -> None:
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        for table, columns, conflict in pending.parts(checked):
+            names, values, params = _insert_columns(columns)
+            con.execute(f"INSERT INTO {table} ({names}) SELECT {values} {conflict}", params)
+        if pending.outputs["row_id"] and con.execute(
+                "SELECT 1 FROM failures WHERE run_id = ? LIMIT 1", [pending.run_id]).fetchone():
+            # a row that now has an output is no longer a failure (enrich retry)
+            con.execute("DELETE FROM failures WHERE run_id = $run AND row_id IN "
+                        "(SELECT unnest($ids))", {"run": pending.run_id,
+                                                  "ids": pending.outputs["row_id"]})
+        con.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        try:
+            self.con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass

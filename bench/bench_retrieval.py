@@ -1,0 +1,152 @@
+"""Latency of the serving path: query encode + search over 10k items, and reranking 100.
+
+What is measured (p50 / p95 over ``--queries`` real queries, after warm-up):
+
+- ``encode+search``: one query through :class:`enrich.retrieval.Retriever` (MiniLM encode, then
+  exact search or usearch HNSW over 10,000 items), with thread pools capped (torch 1 thread,
+  BLAS 1 thread: the default serving set-up) and, for comparison, with default pools;
+- ``BM25``: one query through :class:`enrich.retrieval.BM25Retriever` over the same 10k texts;
+- ``rerank 100``: :class:`enrich.retrieval.Reranker` scoring 100 candidates for one query, for
+  short product titles and for long abstracts (the cost grows with tokens per pair).
+
+Search cost does not depend on what the vectors mean, so the 10k item vectors are the
+encoded titles when ``--encode-items`` is given and random unit vectors otherwise (encoding 10k
+titles takes about a minute on 2 cores). Queries and titles are Home Depot search terms and
+product titles when the file is present, else generated strings.
+
+Usage::
+
+    .venv/bin/python bench/bench_retrieval.py [--reranker eval/cranfield/work/models/ce]
+"""
+
+import argparse
+import gzip
+import random
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+HOME_DEPOT = Path("/work/shared/data/home-depot-search-relevance/dev.csv.gz")
+CRANFIELD = Path("/work/shared/data/cranfield/corpus.jsonl")
+
+
+def load_texts(n_items: int, n_queries: int) -> tuple[list[str], list[str], list[str]]:
+    """(item titles, queries, long documents) for the benchmark."""
+    rng = random.Random(0)
+    if HOME_DEPOT.is_file():
+        import csv
+
+        with gzip.open(HOME_DEPOT, "rt", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        titles = list(dict.fromkeys(r["product_title"] for r in rows))
+        queries = list(dict.fromkeys(r["search_term"] for r in rows))
+    else:
+        words = [f"word{i}" for i in range(5000)]
+        titles = [" ".join(rng.choices(words, k=12)) for _ in range(n_items)]
+        queries = [" ".join(rng.choices(words, k=3)) for _ in range(n_queries)]
+    docs = []
+    if CRANFIELD.is_file():
+        import json
+
+        docs = [json.loads(line)["text"] for line in CRANFIELD.open(encoding="utf-8")]
+        docs = [d for d in docs if d.strip()]
+    docs = docs or [" ".join([t] * 10) for t in titles[:200]]
+    rng.shuffle(titles)
+    rng.shuffle(queries)
+    return (titles * (n_items // len(titles) + 1))[:n_items], queries[:n_queries], docs
+
+
+def timed(fn: Callable[[str], object], queries: list[str], warmup: int = 5) -> tuple[float, float]:
+    """p50 and p95 latency of ``fn(query)`` in milliseconds."""
+    for q in queries[:warmup]:
+        fn(q)
+    samples = []
+    for q in queries:
+        started = time.perf_counter()
+        fn(q)
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(0.95 * (len(samples) - 1))]
+
+
+def bench_search(args: argparse.Namespace, titles: list[str], queries: list[str]) -> list[tuple]:
+    import torch
+
+    from enrich.retrieval import BM25Retriever, ItemIndex, Retriever
+    from enrich.retrieval.encoder import load_bi_encoder
+
+    encoder, name = load_bi_encoder(args.model)
+    if args.encode_items:
+        vectors = encoder.encode_document(titles, batch_size=64, normalize_embeddings=True,
+                                          show_progress_bar=True)
+    else:
+        vectors = np.random.default_rng(0).standard_normal((len(titles), 384)).astype("f4")
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    rows = []
+    default_threads = torch.get_num_threads()
+    for kind in ("exact", "usearch"):
+        index = ItemIndex(list(map(str, range(len(titles)))), titles, vectors, name,
+                          ann=kind == "usearch")
+        capped = Retriever(index, encoder, threads=1)
+        rows.append((f"encode+search {kind}, torch 1 thread, BLAS 1",
+                     *timed(lambda q, r=capped: r.search(q, k=10), queries)))
+    torch.set_num_threads(default_threads)
+    index = ItemIndex(list(map(str, range(len(titles)))), titles, vectors, name, ann=False)
+    uncapped = Retriever(index, encoder, threads=None)
+
+    def uncapped_search(q: str) -> None:
+        scores = uncapped.encode([q]) @ index.embeddings.T  # BLAS at its default threads
+        np.argpartition(-scores, 10, axis=1)
+
+    rows.append((f"encode+search exact, default pools (torch {default_threads})",
+                 *timed(uncapped_search, queries)))
+    rows.append(("encode only, torch 1 thread",
+                 *timed(lambda q: capped.encode([q]), queries)))
+    bm25 = BM25Retriever(list(map(str, range(len(titles)))), titles)
+    rows.append(("BM25 (bm25s) search", *timed(lambda q: bm25.search(q, k=100), queries)))
+    return rows
+
+
+def bench_rerank(args: argparse.Namespace, titles: list[str], queries: list[str],
+                 docs: list[str]) -> list[tuple]:
+    from enrich.retrieval import Reranker
+
+    rows = []
+    for threads in (1, 2):
+        reranker = Reranker(args.reranker, max_length=args.max_length, batch_size=100,
+                            threads=threads)
+        for label, pool in (("titles", titles), ("abstracts", docs)):
+            rng = random.Random(1)
+            candidates = {q: rng.sample(pool, 100) for q in queries[: args.rerank_queries]}
+            rows.append((f"rerank 100 {label}, torch {threads} thread(s)",
+                         *timed(lambda q, r=reranker, c=candidates: r.score(q, c[q]),
+                                list(candidates), warmup=2)))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Retrieval latency benchmark")
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--rerank-queries", type=int, default=20)
+    parser.add_argument("--model", default=None, help="bi-encoder folder (default MiniLM)")
+    parser.add_argument("--reranker", default=None,
+                        help="cross-encoder folder (default MiniLM with an untrained head: "
+                             "same cost as a distilled one)")
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--encode-items", action="store_true")
+    args = parser.parse_args()
+    titles, queries, docs = load_texts(args.items, args.queries)
+    rows = bench_search(args, titles, queries) + bench_rerank(args, titles, queries, docs)
+    print(f"\n{args.items:,} items, {len(queries)} queries, "
+          f"{'encoded' if args.encode_items else 'random'} item vectors\n")
+    print("| what | p50 ms | p95 ms |\n| --- | --- | --- |")
+    for name, p50, p95 in rows:
+        print(f"| {name} | {p50:.1f} | {p95:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""Per-run summaries of the task views, for ``enrich tasks summary`` and ``make demo-tasks``.
+
+Each summary has the run's provenance (job, model, prompt version, wall time, ok / failed),
+a few task-specific statistics read from the task's view, and example rows.
+
+Example:
+    >>> with Store(Path("demo-tasks.duckdb"), read_only=True) as store:   # doctest: +SKIP
+    ...     for summary in summarize_runs(store):
+    ...         print(summary.task, summary.stats)
+"""
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from enrich.store import Store
+
+VIEWS = {"item_metadata": "item_metadata", "synthetic_queries": "synthetic_queries",
+         "user_summaries": "user_summaries", "bad_match": "match_labels",
+         "query_understanding": "query_parses"}
+
+_EXAMPLES = {
+    "item_metadata": "SELECT item_id, clean_title, category, creator, keywords, summary "
+                     "FROM item_metadata WHERE run_id = ? ORDER BY TRY_CAST(item_id AS BIGINT), "
+                     "item_id",
+    "synthetic_queries": "SELECT item_id, kind, query, kept, reason FROM synthetic_queries "
+                         "WHERE run_id = ? ORDER BY TRY_CAST(item_id AS BIGINT), item_id, "
+                         "query_index",
+    "user_summaries": "SELECT user_id, summary, liked, disliked FROM user_summaries "
+                      "WHERE run_id = ? ORDER BY TRY_CAST(user_id AS BIGINT), user_id",
+    "bad_match": "SELECT query, item_text, label, round(p_bad, 3) AS p_bad, p_bad_source, "
+                 "reason FROM match_labels WHERE run_id = ? ORDER BY TRY_CAST(pair_id AS "
+                 "BIGINT), pair_id",
+    "query_understanding": "SELECT query, corrected, intent, spans, rewrites FROM "
+                           "query_parses WHERE run_id = ? ORDER BY TRY_CAST(query_id AS "
+                           "BIGINT), query_id",
+}
+
+
+@dataclass
+class RunReport:
+    """What ``enrich tasks summary`` prints for one run."""
+
+    task: str
+    view: str
+    run: dict[str, Any]
+    stats: dict[str, Any]
+    columns: list[str] = field(default_factory=list)
+    examples: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def _one(store: "Store", sql: str, run_id: str) -> dict[str, Any]:
+    cursor = store.sql(sql, [run_id])
+    names = [d[0] for d in cursor.description]
+    row = cursor.fetchone()
+    return dict(zip(names, row, strict=True)) if row else {}
+
+
+def _pairs(store: "Store", sql: str, run_id: str) -> dict[str, Any]:
+    return {str(k): v for k, v in store.sql(sql, [run_id]).fetchall()}
+
+
+def roc_auc(scores: list[float], positives: list[bool]) -> float | None:
+    """ROC AUC by the rank-sum formula (ties get half credit); None without both classes.
+
+    Example:
+        >>> roc_auc([0.9, 0.2, 0.6], [True, False, False])
+        1.0
+    """
+    pos = [s for s, p in zip(scores, positives, strict=True) if p]
+    neg = [s for s, p in zip(scores, positives, strict=True) if not p]
+    if not pos or not neg:
+        return None
+    wins = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a in pos for b in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def _stats_match_labels(store: "Store", run_id: str) -> dict[str, Any]:
+    stats = {"labels": _pairs(store, "SELECT label, count(*) FROM match_labels WHERE "
+                                     "run_id = ? GROUP BY 1 ORDER BY 2 DESC", run_id),
+             "p_bad_source": _pairs(store, "SELECT p_bad_source, count(*) FROM match_labels "
+                                           "WHERE run_id = ? GROUP BY 1", run_id)}
+    rows = store.sql("SELECT TRY_CAST(input ->> '$.relevance' AS DOUBLE), p_bad, "
+                     "1 - p_good, -ql_pmi FROM match_labels WHERE run_id = ?",
+                     [run_id]).fetchall()
+    scores = {"auc_p_bad_vs_human_bad": 1, "auc_1_minus_p_good": 2, "auc_minus_ql_pmi": 3}
+    for name, column in scores.items():
+        rated = [(r[column], r[0]) for r in rows if r[column] is not None and r[0] is not None]
+        auc = roc_auc([s for s, _ in rated], [rel < 2.0 for _, rel in rated]) if rated else None
+        if auc is not None:
+            stats[name] = f"{auc:.3f} on {len(rated)} pairs (bad = mean human rating < 2.0)"
+    return stats
+
+
+_STATS_SQL = {
+    "item_metadata": "SELECT count(*) AS items, count(DISTINCT lower(category)) AS categories, "
+                     "round(avg(len(keywords)), 1) AS keywords_per_item, "
+                     "count(*) FILTER (WHERE creator <> '') AS with_creator "
+                     "FROM item_metadata WHERE run_id = ?",
+    "synthetic_queries": "SELECT count(DISTINCT item_id) AS items, count(*) AS queries, "
+                         "count(*) FILTER (WHERE kept) AS kept, count(*) FILTER (WHERE kept "
+                         "IS NULL) AS unchecked, round(avg(rank), 2) AS mean_rank "
+                         "FROM synthetic_queries WHERE run_id = ?",
+    "user_summaries": "SELECT count(*) AS users, round(avg(len(liked)), 1) AS liked_per_user, "
+                      "round(avg(len(disliked)), 1) AS disliked_per_user, "
+                      "round(avg(length(summary))) AS summary_chars "
+                      "FROM user_summaries WHERE run_id = ?",
+    "query_understanding": "SELECT count(*) AS queries, "
+                           "round(avg(json_array_length(spans)), 2) AS spans_per_query, "
+                           "sum(json_array_length(unlocated_spans)) AS unlocated_spans, "
+                           "count(*) FILTER (WHERE lower(corrected) <> lower(query)) AS "
+                           "corrected_queries, round(avg(len(rewrites)), 2) AS "
+                           "rewrites_per_query FROM query_parses WHERE run_id = ?",
+}
+
+
+def task_stats(store: "Store", task: str, run_id: str) -> dict[str, Any]:
+    """Task-specific statistics of one run, read from its view."""
+    if task == "bad_match":
+        return _stats_match_labels(store, run_id)
+    stats = _one(store, _STATS_SQL[task], run_id)
+    if task == "synthetic_queries":
+        stats["kept_by_kind"] = _pairs(store, "SELECT kind, printf('%d/%d', count(*) FILTER "
+                                              "(WHERE kept), count(*)) FROM synthetic_queries "
+                                              "WHERE run_id = ? GROUP BY 1 ORDER BY 1", run_id)
+    if task == "query_understanding":
+        stats["intents"] = _pairs(store, "SELECT intent, count(*) FROM query_parses WHERE "
+                                         "run_id = ? GROUP BY 1 ORDER BY 2 DESC", run_id)
+    return stats
+
+
+def latest_runs(store: "Store", tasks: list[str] | None = None) -> list[dict[str, Any]]:
+    """The latest run of every (task, job) pair among the task kinds with a view."""
+    from enrich.store.queries import run_counts
+
+    wanted = tasks or list(VIEWS)
+    cursor = store.reader().execute(
+        "SELECT run_id, job_name, task, model, backend, prompt_version, status, wall_s, "
+        "started_at FROM runs WHERE task IN (SELECT unnest($t)) QUALIFY row_number() OVER "
+        "(PARTITION BY task, job_name ORDER BY started_at DESC) = 1 ORDER BY started_at",
+        {"t": wanted})
+    names = [d[0] for d in cursor.description]
+    runs = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    for run in runs:
+        run.update(run_counts(store, run["run_id"]))
+    return runs
+
+
+def summarize_runs(store: "Store", tasks: list[str] | None = None, examples: int = 3
+                   ) -> list[RunReport]:
+    """A :class:`RunReport` for the latest run of each task job in the store."""
+    reports = []
+    for run in latest_runs(store, tasks):
+        task = run["task"]
+        cursor = store.sql(_EXAMPLES[task] + f" LIMIT {int(examples)}", [run["run_id"]])
+        columns = [d[0] for d in cursor.description]
+        rows = [tuple(_short(v) for v in row) for row in cursor.fetchall()]
+        reports.append(RunReport(task, VIEWS[task], run, task_stats(store, task, run["run_id"]),
+                                 columns, rows))
+    return reports
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("[{"):
+        try:
+            spans = orjson.loads(value)
+            return " ".join(f"[{s['text']}]/{s['type']}" for s in spans)
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return value
+    if isinstance(value, list):
+        return "; ".join(map(str, value))
+    return value

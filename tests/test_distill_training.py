@@ -1,0 +1,70 @@
+"""A tiny bi-encoder and cross-encoder training run (a few steps on the fixture store)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from distill_fixtures import make_store
+from typer.testing import CliRunner
+
+from enrich.cli import app
+from enrich.distill import (
+    BiEncoderConfig,
+    BiEncoderDistiller,
+    CrossEncoderConfig,
+    CrossEncoderDistiller,
+)
+
+pytestmark = pytest.mark.slow
+QUERIES = ["cordless drill", "non slip bath mat"]
+DOCS = ["Cordless drill with two lithium batteries", "Memory foam bath mat, non-slip"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("train")
+    db = make_store(folder / "store.duckdb")
+    result = CliRunner().invoke(app, ["distill", "data", "--db", str(db), "--out",
+                                      str(folder / "data"), "--dev-fraction", "0.3", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "source runs: run-sq" in result.output
+    return folder / "data"
+
+
+def test_bi_encoder_trains_saves_and_loads(data: Path, tmp_path: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from enrich.distill.base_model import minilm_path
+
+    out = tmp_path / "bi"
+    config = BiEncoderConfig(data=data, out=out, max_steps=3, batch_size=4, learning_rate=5e-4,
+                             max_seq_length=32, show_progress=False)
+    report = BiEncoderDistiller(config).run()
+    assert set(report["train_rows"]) == {"synthetic", "teacher", "users"}
+    assert "ndcg@10" in report["before"] and "ndcg@10" in report["after"]
+    base = SentenceTransformer(str(minilm_path()), device="cpu").encode(QUERIES + DOCS)
+    trained = SentenceTransformer(str(out), device="cpu").encode(QUERIES + DOCS)
+    assert trained.shape == base.shape and not np.allclose(trained, base, atol=1e-4)
+    facts = json.loads((out / "enrich_distill.json").read_text())
+    assert facts["data_manifest"]["sources"]["synthetic_queries"][0]["run_id"] == "run-sq"
+    card = (out / "README.md").read_text()
+    assert "## enrich distillation (bi-encoder)" in card and "run-sq" in card
+
+
+def test_cross_encoder_trains_saves_and_loads(data: Path, tmp_path: Path) -> None:
+    from sentence_transformers import CrossEncoder
+
+    out = tmp_path / "ce"
+    config = CrossEncoderConfig(data=data, out=out, max_steps=3, batch_size=4,
+                                learning_rate=5e-4, max_length=48, show_progress=False)
+    report = CrossEncoderDistiller(config).run()
+    assert report["train_rows"]["labeled"] > 0 and "ndcg@10" in report["after"]
+    pairs = list(zip(QUERIES, DOCS, strict=True)) + [(QUERIES[0], DOCS[1])]
+    first = CrossEncoder(str(out), device="cpu").predict(pairs)
+    config2 = config.model_copy(update={"out": tmp_path / "ce2", "max_steps": 6})
+    CrossEncoderDistiller(config2).run()
+    second = CrossEncoder(str(tmp_path / "ce2"), device="cpu").predict(pairs)
+    assert first.shape == (3,) and ((0 < first) & (first < 1)).all()
+    assert not np.allclose(first, second, atol=1e-5)
+    assert "## enrich distillation (cross-encoder)" in (out / "README.md").read_text()

@@ -6,6 +6,7 @@ installing, the environment is checked and the benchmark refuses to use one that
 
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def _pip(env: PeerEnv, *args: str) -> None:
                    check=True)
 
 
-def ensure(env: PeerEnv, log: "LogFn") -> Path:
+def ensure(env: PeerEnv, log: Callable[[str], None]) -> Path:
     """Create and fill the environment once (a marker file records the pinned set)."""
     wanted = "\n".join(env.requirements)
     if env.marker.exists() and env.marker.read_text() == wanted:
@@ -69,9 +70,3 @@ def package_version(python: Path, package: str) -> str:
     out = subprocess.run([str(python), "-c", "import importlib.metadata as m, sys; "
                           f"print(m.version('{package}'))"], capture_output=True, text=True)
     return out.stdout.strip() or "?"
-
-
-class LogFn:
-    """A ``print``-like callable (for type hints only)."""
-
-    def __call__(self, message: str) -> None: ...

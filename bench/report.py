@@ -100,7 +100,7 @@ def scale_targets(t: dict[str, Any], s: dict[str, Any]) -> list[Row]:
          "≤ 20%", _verdict(growth <= 0.20)],
         ["6", f"rows/s at {big['rows']:,} vs {small['rows']:,} rows",
          f"{_fmt(rate, '.2f', '×')} ({big['rows_per_s']:,.0f} vs {small['rows_per_s']:,.0f})",
-         "within 10%", _verdict(rate is not None and rate >= 0.9)],
+         "≥ 0.9× (no slow-down)", _verdict(rate is not None and rate >= 0.9)],
         ["7", f"resume of the {r['rows']:,}-row job killed half-way: first new request",
          f"{r['to_first_request_s']:.2f} s; re-sent {r['resume_requests']:,} of "
          f"{r['expected_resends']:,} pending; every row once: {r['exactly_once']}", "≤ 2 s",

@@ -9,16 +9,14 @@ and CPU time, and its peak RSS.
 """
 
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.enrich_side import ENRICH, EnrichProject, stored_run
-from bench.procs import REPO, ProcessRun, TestServer, run_measured
+from bench.procs import ProcessRun, TestServer, run_measured
 from bench.workload import parse_report
 
 Log = Callable[[str], None]
@@ -153,10 +151,3 @@ def main_clients(python_of: dict[str, Path]) -> list[Client]:
                               "bench.clients.distilabel_client",
                               (("DISTILABEL_LOG_LEVEL", "WARNING"),), tree=True))
     return clients
-
-
-def timed_process(cmd: list[str], cwd: Path = REPO) -> tuple[float, int]:
-    """(seconds, exit code) of a short command."""
-    started = time.perf_counter()
-    code = subprocess.run(cmd, cwd=cwd, capture_output=True).returncode
-    return time.perf_counter() - started, code

@@ -6,7 +6,7 @@ systems on the 150 human development queries with ranx and writes ``results.md``
 
 Usage (from the repository root)::
 
-    .venv/bin/python eval/cranfield/run_eval.py --max-docs 300       # what results.md reports
+    .venv/bin/python eval/cranfield/run_eval.py --max-docs 189       # what results.md reports
     .venv/bin/python eval/cranfield/run_eval.py --max-docs 1398      # the whole collection
 
 A larger ``--max-docs`` reuses every cached generation of a smaller one. ``--skip-generate``
@@ -38,13 +38,13 @@ JOB_NAME = "cranfield-queries"
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--max-docs", type=int, default=300, help="documents that get queries")
+    p.add_argument("--max-docs", type=int, default=189, help="documents that get queries")
     p.add_argument("--llm", default=None, help="override the job's model (e.g. smollm2-135m)")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Cranfield folder")
     p.add_argument("--work", type=Path, default=HERE / "work", help="scratch folder")
     p.add_argument("--bm25-top-k", type=int, default=20, help="round-trip filter depth")
-    p.add_argument("--bi-epochs", type=float, default=2.0)
-    p.add_argument("--bi-lr", type=float, default=3e-5)
+    p.add_argument("--bi-epochs", type=float, default=1.0)
+    p.add_argument("--bi-lr", type=float, default=5e-5)
     p.add_argument("--bi-negatives", type=int, default=1)
     p.add_argument("--bi-max-seq-length", type=int, default=128)
     p.add_argument("--ce-epochs", type=float, default=1.0)

@@ -58,6 +58,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     for section in ("peers", "scale", "llamacpp", "store"):
         p.add_argument(f"--no-{section}", action="store_true", help=f"skip the {section} part")
     args = p.parse_args(argv)
+    args.out, args.results = args.out.resolve(), args.results.resolve()
     if args.smoke:
         args.rounds, args.no_peers, args.no_scale = 1, True, True
         args.no_llamacpp, args.no_store = True, True

@@ -25,11 +25,13 @@ class BatchWriter:
         on_error: called with the store error when a write fails (the run then stops).
         max_rows: flush as soon as this many rows wait.
         interval: flush at least this often (seconds).
+        on_commit: called with each batch once it is committed.
     """
 
     def __init__(self, store: Store, run_id: str, counters: RunCounters, progress: RunProgress,
                  on_error: Callable[[EnrichError], None], max_rows: int = 512,
-                 interval: float = 0.2):
+                 interval: float = 0.2,
+                 on_commit: Callable[[PendingWrites], None] | None = None):
         self.store = store
         self.run_id = run_id
         self.counters = counters
@@ -37,6 +39,7 @@ class BatchWriter:
         self.on_error = on_error
         self.max_rows = max_rows
         self.interval = interval
+        self.on_commit = on_commit
         self.pending = PendingWrites(run_id)
         self._wake = asyncio.Event()
         self._stopping = False
@@ -80,6 +83,8 @@ class BatchWriter:
         except EnrichError as exc:
             self.on_error(exc)
             return
+        if self.on_commit is not None:
+            self.on_commit(batch)
         cached = sum(batch.outputs["cached"])
         c = self.counters
         c.cached += cached

@@ -84,6 +84,19 @@ def test_help_is_fast_and_light() -> None:
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
+def test_help_output_loads_no_rich_help_machinery() -> None:
+    """`enrich --help` prints plain Click help: rich's help panels (rich.markdown, markdown_it)
+    cost ~0.2 s of imports, more than the whole 0.3 s budget of bench target 4."""
+    code = ("import sys\nfrom enrich.cli import main\nsys.argv = ['enrich', '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('LOADED', [m for m in ('rich.markdown', 'markdown_it', 'typer.rich_utils', "
+            "'duckdb', 'aiohttp') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=REPO, timeout=60)
+    assert "LOADED []" in result.stdout, result.stdout + result.stderr
+    assert "Commands:" in result.stdout and "run" in result.stdout
+
+
 def test_openai_run_imports_no_torch_or_sentence_transformers(project: Path) -> None:
     with FakeServer(FakeServerConfig()) as server:
         path = http_job(project, server.url)

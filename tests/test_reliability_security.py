@@ -151,7 +151,8 @@ def test_planted_api_key_never_reaches_store_logs_exports_or_errors(tmp_path: Pa
             "SELECT run_id FROM runs WHERE job_name = 'echo'").fetchone()[0]
         result = run_cli(["retry", retry_id, "--db", "e.duckdb"], project, env)
         outputs.append(result.stdout + result.stderr)
-        wrong = run_cli(["run", str(ok_job), "--db", "e.duckdb"], project,
+        # a fresh store: the rows must be sent (a rerun on e.duckdb needs no server at all)
+        wrong = run_cli(["run", str(ok_job), "--db", "fresh.duckdb"], project,
                         {"SERVICE_KEY": PLANTED_KEY[::-1]})
         outputs.append(wrong.stdout + wrong.stderr)
     assert "rejected the API key" in wrong.stderr

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(help="Distil LLM outputs into a bi-encoder and a cross-encoder "
+app = typer.Typer(rich_markup_mode=None,
+                  help="Distil LLM outputs into a bi-encoder and a cross-encoder "
                        "(sentence-transformers, base all-MiniLM-L6-v2).", no_args_is_help=True)
 
 DataDir = Annotated[Path, typer.Option("--data", help="Folder from `enrich distill data`")]

@@ -5,7 +5,8 @@ from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(help="Evaluate prompts against human-labelled golden sets; A/B prompt "
+app = typer.Typer(rich_markup_mode=None,
+                  help="Evaluate prompts against human-labelled golden sets; A/B prompt "
                        "versions; write reports.", no_args_is_help=True)
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="DuckDB file [env: ENRICH_DB; "

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(help="Item indexes for retrieval (bi-encoder vectors; exact or usearch ANN).",
+app = typer.Typer(rich_markup_mode=None,
+                  help="Item indexes for retrieval (bi-encoder vectors; exact or usearch ANN).",
                   no_args_is_help=True)
 
 

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="The prompt library: list, show, render and diff prompt files.",
+app = typer.Typer(rich_markup_mode=None,
+                  help="The prompt library: list, show, render and diff prompt files.",
                   no_args_is_help=True)
 
 PromptsDir = Annotated[Path, typer.Option("--prompts", help="Prompt folder")]

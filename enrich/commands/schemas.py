@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Output schemas: list them and export them as JSON Schema files.",
+app = typer.Typer(rich_markup_mode=None,
+                  help="Output schemas: list them and export them as JSON Schema files.",
                   no_args_is_help=True)
 
 SchemasDir = Annotated[Path, typer.Option("--schemas", help="Schema folder")]

@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(help="Task kinds (item metadata, synthetic queries, EmbSum, bad match, query "
+app = typer.Typer(rich_markup_mode=None,
+                  help="Task kinds (item metadata, synthetic queries, EmbSum, bad match, query "
                        "understanding): list, show, render, summarise runs.",
                   no_args_is_help=True)
 

@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from enrich.errors import StoreError
+from enrich.store.memory import set_cap
 from enrich.store.migrations import MIGRATIONS
 from enrich.store.pending import PendingWrites
 
@@ -45,10 +46,6 @@ def _store_error(path: Path, exc: Exception) -> StoreError:
                       "check the path, or move the file aside and run again")
 
 
-# DuckDB caches table blocks up to 80% of RAM by default, and checkpointing a large WAL at close
-# then peaks far above what a run needs (100,000 rows: ~330 MB of RSS, against ~240 MB with
-# this cap; see bench/RESULTS.md). Queries over the limit spill to disk rather than fail.
-WRITER_MEMORY_LIMIT = "128MB"
 
 
 def _insert_columns(columns: dict[str, list[Any]]) -> tuple[str, str, dict[str, Any]]:
@@ -157,9 +154,8 @@ class Store:
             raise StoreError(f"no runs in {self.path} yet (it has no tables)",
                              "run a job first, or pass --db PATH")
         if not read_only:
-            # a SET, not a connect() config: other connections to the file stay compatible
-            self.con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
             self.migrate()
+            self.memory_mb = set_cap(self.con)  # see enrich/store/memory.py
 
     def __enter__(self) -> "Store":
         return self
@@ -195,6 +191,42 @@ class Store:
                        "status <> 'finished' ORDER BY started_at DESC LIMIT 1",
                        [job_name, fingerprint]).fetchone()
         return row[0] if row else None
+
+    def replayable_run(self, job_name: str, fingerprint: str, config_json: str
+                       ) -> tuple[str, int] | None:
+        """(run id, rows) of the latest finished run of this exact job (same fingerprint and
+        the same job file settings), if any."""
+        row = self.sql("SELECT run_id, rows_total FROM runs WHERE job_name = ? AND fingerprint "
+                       "= ? AND status = 'finished' AND config = CAST(? AS JSON) "
+                       "ORDER BY started_at DESC LIMIT 1",
+                       [job_name, fingerprint, config_json]).fetchone()
+        return (row[0], int(row[1] or 0)) if row else None
+
+    def replay_run(self, previous: str, run_id: str) -> tuple[int, int]:
+        """Give ``run_id`` every row of the finished run ``previous``, as cache hits and kept
+        failures, in one transaction; returns (outputs, failures) copied."""
+        con, now = self.con, utcnow()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            outputs = con.execute(
+                "INSERT INTO outputs SELECT $new, row_id, key, true, input, $now FROM outputs "
+                "WHERE run_id = $old", {"new": run_id, "old": previous, "now": now}
+            ).fetchone()[0]
+            failures = con.execute(
+                "INSERT INTO failures SELECT $new, row_id, key, error_kind, message, content, 0, "
+                "input, $now FROM failures WHERE run_id = $old",
+                {"new": run_id, "old": previous, "now": now}).fetchone()[0]
+            con.execute("COMMIT")
+        except (duckdb.Error, OSError) as exc:
+            self._rollback()
+            raise _store_error(self.path, exc) from None
+        return int(outputs), int(failures)
+
+    def reserve_memory(self, rows: int) -> int:
+        """Raise DuckDB's memory cap for a run that may add ``rows`` rows (an output or a
+        failure, and a request, per row); returns the cap in MiB."""
+        self.memory_mb = set_cap(self.con, 2 * rows)
+        return self.memory_mb
 
     def create_run(self, run: dict[str, Any]) -> None:
         """Insert a run row (keys are column names)."""

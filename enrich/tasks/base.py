@@ -112,6 +112,12 @@ class Task:
         """Template variables for one row."""
         return template_variables(row, self.template_options())
 
+    def renders_from_row_alone(self) -> bool:
+        """True when ``variables`` depends on nothing but the row and the options (no side
+        data such as a RAG catalogue): an unchanged rerun of a finished run then reuses its
+        rows without reading and rendering the source again."""
+        return True
+
     def row_id(self, row: dict[str, Any]) -> str:
         """The id of a source row (as the runner names it)."""
         return str(row.get(self.id_column, ""))

@@ -84,6 +84,10 @@ class QueryUnderstandingTask(Task):
             return []
         return [{"id": i, "text": t} for i, t in self.ranker.top(query, self.cfg.rag.k)]
 
+    def renders_from_row_alone(self) -> bool:
+        """Not with RAG: the prompt also holds catalogue items, and the catalogue may change."""
+        return self.cfg.rag is None
+
     def variables(self, row: dict[str, Any]) -> dict[str, Any]:
         """Row columns plus ``query`` (raw) and ``context_items`` (RAG, may be empty)."""
         if not self._checked_columns:

@@ -74,7 +74,12 @@ class PromptFile(BaseModel):
         env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
                                    keep_trailing_newline=False, trim_blocks=True,
                                    lstrip_blocks=True)
-        return env.from_string(self.system), env.from_string(self.user)
+        templates = env.from_string(self.system), env.from_string(self.user)
+        for template in templates:
+            # a plain dict instead of Jinja's ChainMap of template and environment globals:
+            # ``render`` copies the globals into every new context (12 → 4 µs per row)
+            template.globals = dict(template.globals)
+        return templates
 
     def compile(self, source: Path | None = None) -> None:
         """Parse both templates now, raising :class:`ConfigError` on a syntax error."""

@@ -16,17 +16,15 @@ import os
 import random
 import time
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import aiohttp
 import orjson
 
 from enrich.backends.base import LLMRequest, LLMResult
 from enrich.backends.structured import structured_output_fields
 from enrich.errors import BackendError
 from enrich.jobs import BackendSpec
-
-if TYPE_CHECKING:  # imported in start(): a rerun that sends nothing never pays for aiohttp
-    import aiohttp
 
 _DONE = object()
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -93,12 +91,8 @@ class OpenAICompatibleBackend:
         self._secret = api_key
         self._session: aiohttp.ClientSession | None = None
         self._structured_cache: dict[int, dict[str, Any]] = {}
-        self._client_errors: tuple[type[BaseException], ...] = (OSError,)
 
     async def start(self) -> None:
-        import aiohttp
-
-        self._client_errors = (aiohttp.ClientError, OSError)
         connector = aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300,
                                          keepalive_timeout=60)
         self._session = aiohttp.ClientSession(
@@ -112,8 +106,6 @@ class OpenAICompatibleBackend:
 
     async def _preflight(self) -> None:
         """Check the server is up, the key works and the model is served (one GET /models)."""
-        import aiohttp
-
         assert self._session is not None
         try:
             async with self._session.get(f"{self.url}/models", headers=self._headers,
@@ -240,7 +232,7 @@ class OpenAICompatibleBackend:
                     wait = _retry_after(resp.headers) or 0.0
             except TimeoutError:
                 kind, error = "timeout", f"no answer within {self.spec.timeout_s:g} s"
-            except self._client_errors as exc:
+            except (aiohttp.ClientError, OSError) as exc:
                 kind, error = "connection", self._redact(f"{type(exc).__name__}: {exc}")[:300]
         return LLMResult(request, error_kind=kind, error=error,
                          sends=self.spec.max_retries + 1,

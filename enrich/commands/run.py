@@ -82,9 +82,10 @@ def _run_job(job: Any, db: Path | None, *, quiet: bool, retry_run: str | None) -
 
     from rich.console import Console
 
-    from enrich.backends import create_backend
+    from enrich.backends import NoBackend, create_backend
     from enrich.errors import ConfigError
     from enrich.plan import RunPlan
+    from enrich.run_open import replayable_run
     from enrich.runner import Runner
     from enrich.settings import EnrichSettings
     from enrich.store import Store
@@ -100,9 +101,12 @@ def _run_job(job: Any, db: Path | None, *, quiet: bool, retry_run: str | None) -
                 raise ConfigError(f"prompt `{plan.prompt.name}` changed since run {retry_run} "
                                   f"({stored[0]} → {plan.prompt.version})",
                                   "run the job again instead: a new prompt is a new run")
-        backend = create_backend(job.backend, concurrency=job.concurrency,
-                                 cache_dir=settings.cache_dir, n_threads=settings.n_threads,
-                                 logprobs=bool(plan.params.get("logprobs")))
+        # a rerun that copies a finished run never loads a backend library (aiohttp, llama_cpp)
+        backend = NoBackend(job.backend.model) if not retry_run and replayable_run(
+            plan, store) else create_backend(job.backend, concurrency=job.concurrency,
+                                             cache_dir=settings.cache_dir,
+                                             n_threads=settings.n_threads,
+                                             logprobs=bool(plan.params.get("logprobs")))
         runner = Runner(plan, store, backend, console=None if quiet else console,
                         retry_run=retry_run)
         return asyncio.run(runner.run())

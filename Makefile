@@ -68,6 +68,6 @@ demo-tasks: setup
 
 # Benchmarks (issue 11): every comparison in one run, one table, bench/RESULTS.md. Installs the
 # peers (curator, distilabel, the openai SDK) into bench/envs/ with pip on first use and takes
-# tens of minutes; not part of CI (tests/test_bench_smoke.py checks the harness on 200 rows).
+# about 8 minutes on an idle 2-core machine; not part of CI (tests/test_bench_smoke.py checks the harness on 200 rows).
 bench: setup
 	$(BIN)/python -m bench.run_all

@@ -11,20 +11,20 @@ from enrich.runner import RunSummary
 def print_summary(summary: RunSummary, console: Console, job_path: Path | None = None) -> None:
     """Rows ok / failed / cached, tokens, wall time and rows/s, then what to do next."""
     c = summary.counters
-    table = Table(title=f"{summary.job_name} · {summary.run_id} · {summary.status}",
-                  show_header=False, title_justify="left")
-    table.add_column("what", style="bold")
-    table.add_column("value", justify="right")
-    rows = [("rows", summary.rows_total), ("ok", summary.ok), ("cached", summary.cached),
-            ("failed", summary.failed), ("pending", summary.pending),
-            ("tokens in", c.tokens_in), ("tokens out", c.tokens_out),
-            ("requests sent", c.requests_sent)]
-    for name, value in rows:
-        table.add_row(name, f"{value:,}")
-    table.add_row("wall time", f"{c.elapsed():.1f} s")
+    console.print(f"[bold]{summary.job_name}[/] · {summary.run_id} · {summary.status}")
     rate = c.rows_per_s()
-    table.add_row("rows/s", f"{rate:,.1f}" if rate >= 10 else f"{rate:.3g}")
-    console.print(table)
+    left = [("rows", f"{summary.rows_total:,}"), ("ok", f"{summary.ok:,}"),
+            ("cached", f"{summary.cached:,}"), ("failed", f"{summary.failed:,}"),
+            ("pending", f"{summary.pending:,}")]
+    right = [("tokens in", f"{c.tokens_in:,}"), ("tokens out", f"{c.tokens_out:,}"),
+             ("requests sent", f"{c.requests_sent:,}"), ("wall time", f"{c.elapsed():.1f} s"),
+             ("rows/s", f"{rate:,.1f}" if rate >= 10 else f"{rate:.3g}")]
+    grid = Table.grid(padding=(0, 2))
+    for justify in ("left", "right", "left", "right"):
+        grid.add_column(justify=justify)  # type: ignore[arg-type]
+    for (name, value), (name2, value2) in zip(left, right, strict=True):
+        grid.add_row(f" {name}", value, f"  {name2}", value2)
+    console.print(grid)
     if summary.resumed and summary.counters.already_done:
         console.print(f"resumed: {summary.counters.already_done:,} rows were already stored")
     if summary.failures_by_kind:

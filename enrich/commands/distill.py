@@ -79,6 +79,8 @@ def crossencoder(
     negatives: Annotated[int, typer.Option(min=0, max=10, help="Mined negatives per pair")] = 3,
     loss: Annotated[str, typer.Option(help="bce | lambda")] = "bce",
     max_length: Annotated[int, typer.Option(min=16, max=512, help="Query + item tokens")] = 256,
+    head_lr: Annotated[float, typer.Option(
+        help="Learning rate of the new classifier head and pooler (0: same as --lr)")] = 0.0,
     threads: Threads = None, quiet: Quiet = False,
 ) -> None:
     """Train a cross-encoder reranker (BinaryCrossEntropyLoss on LLM-derived targets)."""
@@ -87,7 +89,7 @@ def crossencoder(
     config = _config(CrossEncoderConfig, data=data, out=out, base_model=base_model,
                      epochs=epochs, batch_size=batch_size, learning_rate=lr, max_steps=max_steps,
                      num_negatives=negatives, loss=loss, max_length=max_length, threads=threads,
-                     show_progress=not quiet)
+                     head_learning_rate=head_lr or None, show_progress=not quiet)
     _print_report(CrossEncoderDistiller(config).run())
 
 
@@ -132,4 +134,7 @@ def _print_report(report: dict) -> None:
     if not report["before"] and not report["after"]:
         console.print("no held-out samples in the dev split (raise --dev-fraction when "
                       "building the data to get before/after metrics)")
-    typer.echo(json.dumps({"train_rows": report["train_rows"]}))
+    losses = report.get("loss") or []
+    typer.echo(json.dumps({"train_rows": report["train_rows"],
+                           **({"loss_first": losses[0], "loss_last": losses[-1]} if losses
+                              else {})}))

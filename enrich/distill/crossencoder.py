@@ -6,6 +6,14 @@ Losses: :class:`~sentence_transformers.cross_encoder.losses.BinaryCrossEntropyLo
 (soft labels are fine), or the listwise
 :class:`~sentence_transformers.cross_encoder.losses.LambdaLoss` over each query's items. The
 head starts from all-MiniLM-L6-v2's encoder with a new one-logit classifier.
+
+Training notes (Cranfield, CPU): with one mined negative per positive (balanced labels, only
+the hardest, often near-duplicate negative) the BCE loss stayed at ln 2 = 0.693 for 28 steps;
+with 3 negatives per positive (the default) a 20-step run at 2e-5 raised dev nDCG@10
+0.695 → 0.815. MiniLM's [CLS] → pooler features are nearly constant across pairs (the model
+was trained with mean pooling), so ``head_learning_rate`` can give the new classifier and the
+pooler their own learning rate (trainer ``learning_rate_mapping``): it makes a few-step run on
+tiny data learn, but 1e-3 lowered Cranfield dev nDCG@10 (0.706 → 0.660), so it is off by default.
 """
 
 from typing import TYPE_CHECKING, Any, Literal
@@ -32,6 +40,9 @@ class CrossEncoderConfig(TrainingOptions):
     loss: Literal["bce", "lambda"] = "bce"
     num_negatives: int = Field(default=3, ge=0, le=10, description="mined negatives per pair")
     max_length: int = Field(default=256, ge=16, le=512, description="query + item tokens")
+    head_learning_rate: float | None = Field(
+        default=None, gt=0, description="learning rate of the new classifier head and the "
+        "pooler (None: the encoder's learning rate)")
 
 
 class CrossEncoderDistiller:
@@ -53,7 +64,8 @@ class CrossEncoderDistiller:
         """Evaluate the untrained head, train, evaluate again, save.
 
         Returns:
-            ``{"out", "before", "after", "train_rows"}`` (reranking metrics on the dev split).
+            ``{"out", "before", "after", "train_rows", "loss"}`` (reranking metrics on the dev
+            split; ``loss``: the training loss logged every ``logging_steps``).
 
         Raises:
             ConfigError: the data folder has no labelled pairs.
@@ -78,13 +90,15 @@ class CrossEncoderDistiller:
         trainer = CrossEncoderTrainer(model=model, args=self._arguments(), train_dataset=train,
                                       loss=self._loss(model))
         trainer.train()
+        losses_seen = [float(e["loss"]) for e in trainer.state.log_history if "loss" in e]
         after = short_metrics(evaluator(model), "dev") if evaluator else {}
         cfg.out.mkdir(parents=True, exist_ok=True)
         model.save(str(cfg.out))
         rows = {"labeled": len(train)}
         write_model_card(cfg.out, "cross-encoder", data.manifest, cfg.model_dump(mode="json"),
                          before, after, rows)
-        return {"out": str(cfg.out), "before": before, "after": after, "train_rows": rows}
+        return {"out": str(cfg.out), "before": before, "after": after, "train_rows": rows,
+                "loss": losses_seen}
 
     def _load_model(self) -> "CrossEncoder":
         from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderModelCardData
@@ -117,7 +131,10 @@ class CrossEncoderDistiller:
     def _arguments(self) -> Any:
         from sentence_transformers.cross_encoder import CrossEncoderTrainingArguments
 
-        return trainer_arguments(self.config, CrossEncoderTrainingArguments)
+        mapping = ({r"classifier\.|pooler\.": self.config.head_learning_rate}
+                   if self.config.head_learning_rate else {})
+        return trainer_arguments(self.config, CrossEncoderTrainingArguments,
+                                 learning_rate_mapping=mapping)
 
 
 def to_lists(pairs: "Dataset") -> "Dataset":

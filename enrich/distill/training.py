@@ -28,6 +28,7 @@ class TrainingOptions(BaseModel):
     num_negatives: int = Field(default=1, ge=0, le=10, description="mined negatives per pair")
     threads: int | None = Field(default=None, ge=1, description="torch CPU threads")
     seed: int = 42
+    logging_steps: int = Field(default=10, ge=1, description="log the training loss every N")
     show_progress: bool = True
 
 
@@ -61,9 +62,9 @@ def trainer_arguments(options: TrainingOptions, args_class: type, **extra: Any) 
         output_dir=str(scratch), num_train_epochs=options.epochs,
         per_device_train_batch_size=options.batch_size, learning_rate=options.learning_rate,
         warmup_steps=options.warmup, max_steps=options.max_steps or -1, seed=options.seed,
-        save_strategy="no", eval_strategy="no", logging_steps=10, report_to="none",
-        use_cpu=True, disable_tqdm=not options.show_progress, dataloader_num_workers=0,
-        **extra)
+        save_strategy="no", eval_strategy="no", logging_steps=options.logging_steps,
+        report_to="none", use_cpu=True, disable_tqdm=not options.show_progress,
+        dataloader_num_workers=0, **extra)
 
 
 def short_metrics(results: dict[str, float], prefix: str) -> dict[str, float]:

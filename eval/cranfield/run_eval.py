@@ -48,8 +48,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--bi-negatives", type=int, default=1)
     p.add_argument("--bi-max-seq-length", type=int, default=128)
     p.add_argument("--ce-epochs", type=float, default=1.0)
-    p.add_argument("--ce-negatives", type=int, default=1)
+    p.add_argument("--ce-negatives", type=int, default=3)
     p.add_argument("--ce-max-length", type=int, default=128)
+    p.add_argument("--ce-head-lr", type=float, default=0.0)
     p.add_argument("--rerank-depth", type=int, default=30)
     p.add_argument("--skip-generate", action="store_true")
     p.add_argument("--skip-train", action="store_true")
@@ -100,7 +101,8 @@ def train(args: argparse.Namespace, cran: Cranfield) -> None:
         "--negatives", str(args.bi_negatives), "--max-seq-length", str(args.bi_max_seq_length)])
     sh([ENRICH, "distill", "crossencoder", "--data", str(args.work / "data"), "--out",
         str(args.work / "models/ce"), "--epochs", str(args.ce_epochs), "--max-length",
-        str(args.ce_max_length), "--negatives", str(args.ce_negatives)])
+        str(args.ce_max_length), "--negatives", str(args.ce_negatives),
+        "--head-lr", str(args.ce_head_lr)])
 
 
 def score_systems(args: argparse.Namespace, cran: Cranfield) -> dict[str, dict]:

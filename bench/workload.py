@@ -107,6 +107,16 @@ class ClientReport:
     def emit(self) -> None:
         print("REPORT " + json.dumps(asdict(self)), flush=True)
 
+    def finish(self, run_s: float, rows: list[dict[str, str]], answers: dict[str, Any],
+               note: str | None = None) -> None:
+        """Count and validate the answers against the rows, record time and peak RSS, print."""
+        self.run_s = run_s
+        self.returned, self.valid = count_valid({r["id"] for r in rows}, answers)
+        self.peak_rss_mb = peak_rss_mb()
+        if note:
+            self.notes.append(note)
+        self.emit()
+
 
 def parse_report(stdout: str) -> dict[str, Any] | None:
     """The report a client printed, or None when it printed none (it crashed)."""

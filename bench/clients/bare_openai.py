@@ -14,10 +14,8 @@ from bench.workload import (
     ClientArgs,
     ClientReport,
     Timer,
-    count_valid,
     make_rows,
     messages_for,
-    peak_rss_mb,
 )
 
 
@@ -49,10 +47,7 @@ def main() -> None:
                           version=f"openai {version('openai')}")
     with Timer() as timer:
         answers = asyncio.run(_run(args, rows))
-    report.run_s = timer.seconds
-    report.returned, report.valid = count_valid({r["id"] for r in rows}, answers)
-    report.peak_rss_mb = peak_rss_mb()
-    report.emit()
+    report.finish(timer.seconds, rows, answers)
 
 
 if __name__ == "__main__":

@@ -33,10 +33,8 @@ from bench.workload import (  # noqa: E402
     ClientArgs,
     ClientReport,
     Timer,
-    count_valid,
     make_rows,
     messages_for,
-    peak_rss_mb,
 )
 
 
@@ -88,13 +86,10 @@ def main() -> None:
     with Timer() as timer:
         llm = _llm_class(args.concurrency, args.url)
         response = llm(rows, working_dir=working_dir)
-    report.run_s = timer.seconds
     dataset = getattr(response, "dataset", response)
     answers = {r["id"]: {"keywords": r["keywords"]} for r in dataset}
-    report.returned, report.valid = count_valid({r["id"] for r in rows}, answers)
-    report.peak_rss_mb = peak_rss_mb()
-    report.notes.append("timed: building the curator.LLM and the call over the rows")
-    report.emit()
+    report.finish(timer.seconds, rows, answers,
+                  note="timed: building the curator.LLM and the call over the rows")
 
 
 if __name__ == "__main__":

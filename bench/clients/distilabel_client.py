@@ -25,10 +25,8 @@ from bench.workload import (  # noqa: E402
     ClientArgs,
     ClientReport,
     Timer,
-    count_valid,
     make_rows,
     messages_for,
-    peak_rss_mb,
 )
 
 
@@ -63,15 +61,12 @@ def main() -> None:
     with Timer() as timer:
         pipeline = _pipeline(args, rows)
         distiset = pipeline.run(use_cache=False)
-    report.run_s = timer.seconds
     answers: dict[str, Any] = {}
     for row in distiset["default"]["train"]:
         answers[row["id"]] = row.get("generation")
-    report.returned, report.valid = count_valid({r["id"] for r in rows}, answers)
-    report.peak_rss_mb = peak_rss_mb()
-    report.notes.append("timed: building the pipeline and Pipeline.run; peak RSS is the main "
-                        "process only (see the process-tree column)")
-    report.emit()
+    report.finish(timer.seconds, rows, answers,
+                  note="timed: building the pipeline and Pipeline.run; peak RSS is the main "
+                       "process only (see the process-tree column)")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ What is measured (p50 / p95 over ``--queries`` real queries, after warm-up):
   BLAS 1 thread: the default serving set-up) and, for comparison, with default pools;
 - ``BM25``: one query through :class:`enrich.retrieval.BM25Retriever` over the same 10k texts;
 - ``rerank 100``: :class:`enrich.retrieval.Reranker` scoring 100 candidates for one query, for
-  short product titles and for long abstracts (the cost grows with tokens per pair).
+  short product titles and for long abstracts (the cost grows with tokens per pair), with the
+  6-layer cross-encoder and its cheaper variants (first 2 or 3 layers only, int8 linear
+  layers; see :mod:`enrich.retrieval.compact`).
 
 Search cost does not depend on what the vectors mean, so the 10k item vectors are the
 encoded titles when ``--encode-items`` is given and random unit vectors otherwise (encoding 10k
@@ -112,18 +114,34 @@ def bench_search(args: argparse.Namespace, titles: list[str], queries: list[str]
 
 def bench_rerank(args: argparse.Namespace, titles: list[str], queries: list[str],
                  docs: list[str]) -> list[tuple]:
+    """Rerank 100 candidates: the 6-layer cross-encoder at 1 and 2 threads, then the cheaper
+    variants (fewer layers, int8) at 2 threads; abstracts only for the largest and smallest."""
     from enrich.retrieval import Reranker
+    from enrich.retrieval.compact import keep_layers, layer_count
+    from enrich.retrieval.encoder import load_cross_encoder
 
+    def model(layers: int | None) -> object:
+        loaded = load_cross_encoder(args.reranker, args.max_length)[0]
+        return keep_layers(loaded, layers) if layers else loaded
+
+    full = layer_count(model(None))
+    both = ("titles", "abstracts")
+    variants = [(None, False, 1, both), (None, False, 2, both), (None, True, 2, ("titles",))]
+    if args.reranker is None:  # smaller untrained heads cost what distilled ones of that size do
+        variants += [(3, True, 2, ("titles",)), (2, False, 2, ("titles",)),
+                     (2, True, 2, both)]
     rows = []
-    for threads in (1, 2):
-        reranker = Reranker(args.reranker, max_length=args.max_length, batch_size=100,
-                            threads=threads)
-        for label, pool in (("titles", titles), ("abstracts", docs)):
+    for layers, int8, threads, pools in variants:
+        reranker = Reranker(model(layers), batch_size=args.batch_size, threads=threads,
+                            int8=int8)
+        for label in pools:
+            pool = titles if label == "titles" else docs
             rng = random.Random(1)
             candidates = {q: rng.sample(pool, 100) for q in queries[: args.rerank_queries]}
-            rows.append((f"rerank 100 {label}, torch {threads} thread(s)",
-                         *timed(lambda q, r=reranker, c=candidates: r.score(q, c[q]),
-                                list(candidates), warmup=2)))
+            name = (f"rerank 100 {label}, {layers or full} layers "
+                    f"{'int8' if int8 else 'fp32'}, torch {threads} thread(s)")
+            rows.append((name, *timed(lambda q, r=reranker, c=candidates: r.score(q, c[q]),
+                                      list(candidates), warmup=2)))
     return rows
 
 
@@ -137,10 +155,13 @@ def main() -> None:
                         help="cross-encoder folder (default MiniLM with an untrained head: "
                              "same cost as a distilled one)")
     parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=16, help="reranker pairs per batch")
+    parser.add_argument("--rerank-only", action="store_true", help="skip the search rows")
     parser.add_argument("--encode-items", action="store_true")
     args = parser.parse_args()
     titles, queries, docs = load_texts(args.items, args.queries)
-    rows = bench_search(args, titles, queries) + bench_rerank(args, titles, queries, docs)
+    rows = ([] if args.rerank_only else bench_search(args, titles, queries)) \
+        + bench_rerank(args, titles, queries, docs)
     print(f"\n{args.items:,} items, {len(queries)} queries, "
           f"{'encoded' if args.encode_items else 'random'} item vectors\n")
     print("| what | p50 ms | p95 ms |\n| --- | --- | --- |")

@@ -98,3 +98,20 @@ def test_cross_encoder_learns_at_default_rates(data: Path, tmp_path: Path) -> No
     assert len(losses) == 12
     assert np.mean(losses[-3:]) < np.mean(losses[:3]) - 0.05, losses
     assert _separation(str(tmp_path / "ce"), pairs, train["label"]) > 0.2
+
+
+def test_cross_encoder_with_fewer_layers_saves_and_loads(data: Path, tmp_path: Path) -> None:
+    from sentence_transformers import CrossEncoder
+
+    from enrich.retrieval.compact import layer_count
+
+    out = tmp_path / "ce2l"
+    config = CrossEncoderConfig(data=data, out=out, max_steps=2, batch_size=4, max_length=48,
+                                layers=2, show_progress=False)
+    CrossEncoderDistiller(config).run()
+    loaded = CrossEncoder(str(out), device="cpu")
+    assert layer_count(loaded) == 2
+    assert json.loads((out / "config.json").read_text())["num_hidden_layers"] == 2
+    scores = loaded.predict(list(zip(QUERIES, DOCS, strict=True)))
+    assert scores.shape == (2,) and ((0 < scores) & (scores < 1)).all()
+    assert json.loads((out / "enrich_distill.json").read_text())["config"]["layers"] == 2

@@ -86,3 +86,37 @@ def test_missing_index_and_duplicate_ids_are_clear_errors(tmp_path: Path) -> Non
         ItemIndex.load(tmp_path)
     with pytest.raises(ConfigError, match="not unique"):
         ItemIndex.build(["a", "a"], ["x", "y"], model=object())
+
+
+def test_reranker_scores_in_input_order_whatever_the_lengths(cross_encoder: Any) -> None:  # noqa: F811
+    texts = ["hose", "Memory foam bath mat, non-slip, machine washable, grey, 50 x 80 cm",
+             "drill", "Cordless drill with two lithium batteries and a case"]
+    reranker = Reranker(cross_encoder, batch_size=2)
+    expected = cross_encoder.predict([("drill", t) for t in texts], batch_size=1)
+    assert reranker.score("drill", texts) == pytest.approx(expected, abs=1e-5)
+
+
+def test_int8_reranker_is_close_to_fp32_and_leaves_the_model_alone(cross_encoder: Any  # noqa: F811
+                                                                   ) -> None:
+    import torch
+
+    texts = list(ITEMS.values())
+    fp32 = Reranker(cross_encoder).score("cordless drill", texts)
+    int8 = Reranker(cross_encoder, int8=True)
+    assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear)
+               for m in int8.model.modules())
+    assert not any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear)
+                   for m in cross_encoder.modules())
+    assert int8.score("cordless drill", texts) == pytest.approx(fp32, abs=0.03)
+
+
+def test_keep_layers_drops_the_top_layers_and_checks_the_count() -> None:
+    from enrich.errors import ConfigError
+    from enrich.retrieval.compact import keep_layers, layer_count
+    from enrich.retrieval.encoder import load_cross_encoder
+
+    model = load_cross_encoder(None, max_length=32)[0]
+    with pytest.raises(ConfigError, match="pick a number from 1 to 6"):
+        keep_layers(model, 7)
+    assert layer_count(keep_layers(model, 2)) == 2
+    assert model.predict([("drill", "cordless drill")]).shape == (1,)

@@ -81,6 +81,9 @@ def crossencoder(
     max_length: Annotated[int, typer.Option(min=16, max=512, help="Query + item tokens")] = 256,
     head_lr: Annotated[float, typer.Option(
         help="Learning rate of the new classifier head and pooler (0: same as --lr)")] = 0.0,
+    layers: Annotated[int | None, typer.Option(
+        min=1, help="Keep only the base model's first N layers (2: ≈3× faster reranking)")
+    ] = None,
     threads: Threads = None, quiet: Quiet = False,
 ) -> None:
     """Train a cross-encoder reranker (BinaryCrossEntropyLoss on LLM-derived targets)."""
@@ -89,7 +92,8 @@ def crossencoder(
     config = _config(CrossEncoderConfig, data=data, out=out, base_model=base_model,
                      epochs=epochs, batch_size=batch_size, learning_rate=lr, max_steps=max_steps,
                      num_negatives=negatives, loss=loss, max_length=max_length, threads=threads,
-                     head_learning_rate=head_lr or None, show_progress=not quiet)
+                     head_learning_rate=head_lr or None, layers=layers,
+                     show_progress=not quiet)
     _print_report(CrossEncoderDistiller(config).run())
 
 

@@ -43,6 +43,9 @@ class CrossEncoderConfig(TrainingOptions):
     head_learning_rate: float | None = Field(
         default=None, gt=0, description="learning rate of the new classifier head and the "
         "pooler (None: the encoder's learning rate)")
+    layers: int | None = Field(default=None, ge=1, description="keep only the base model's "
+                               "first N transformer layers (None: all); fewer layers rerank "
+                               "faster (enrich.retrieval.compact)")
 
 
 class CrossEncoderDistiller:
@@ -104,12 +107,14 @@ class CrossEncoderDistiller:
         from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderModelCardData
 
         from enrich.distill.base_model import resolve_model
+        from enrich.retrieval.compact import keep_layers
 
         card = CrossEncoderModelCardData(model_name="enrich distilled cross-encoder",
                                          local_files_only=True, generate_widget_examples=False)
-        return CrossEncoder(resolve_model(self.config.base_model), num_labels=1,
-                            max_length=self.config.max_length, device="cpu",
-                            model_card_data=card, local_files_only=True)
+        model = CrossEncoder(resolve_model(self.config.base_model), num_labels=1,
+                             max_length=self.config.max_length, device="cpu",
+                             model_card_data=card, local_files_only=True)
+        return keep_layers(model, self.config.layers) if self.config.layers else model
 
     def _loss(self, model: "CrossEncoder") -> Any:
         from sentence_transformers.cross_encoder import losses

@@ -17,17 +17,22 @@ class Reranker:
         max_length: truncate query + item to this many tokens (default: the model's).
         batch_size: pairs per forward pass.
         threads: torch threads (None: torch's default).
+        int8: run the linear layers in int8 (dynamic quantisation: ≈ 1.4× faster on CPU,
+            scores within ≈ 0.01; see :mod:`enrich.retrieval.compact`).
 
     Example:
         >>> reranker = Reranker("models/ce")                                  # doctest: +SKIP
         >>> reranker.rerank("cordless drill", retriever.search("drill", 100))[:3]  # doctest: +SKIP
     """
 
-    def __init__(self, model: Any, max_length: int | None = None, batch_size: int = 32,
-                 threads: int | None = None):
+    def __init__(self, model: Any, max_length: int | None = None, batch_size: int = 16,
+                 threads: int | None = None, int8: bool = False):
+        from enrich.retrieval.compact import quantize_int8
         from enrich.retrieval.encoder import load_cross_encoder
 
         self.model, self.model_name = load_cross_encoder(model, max_length)
+        if int8:
+            self.model = quantize_int8(self.model)
         self.batch_size = batch_size
         self.threads = threads
 
@@ -36,9 +41,14 @@ class Reranker:
         if not texts:
             return np.zeros(0, dtype=np.float32)
         set_torch_threads(self.threads)
-        return np.asarray(self.model.predict([(query, t) for t in texts],
-                                             batch_size=self.batch_size, show_progress_bar=False,
-                                             convert_to_numpy=True), dtype=np.float32)
+        # longest first, so each batch pads to similar lengths (a batch pads to its longest)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        scores = self.model.predict([(query, texts[i]) for i in order],
+                                    batch_size=self.batch_size, show_progress_bar=False,
+                                    convert_to_numpy=True)
+        result = np.empty(len(texts), dtype=np.float32)
+        result[order] = scores
+        return result
 
     def rerank(self, query: str, hits: list[SearchHit], k: int | None = None
                ) -> list[SearchHit]:

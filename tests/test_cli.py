@@ -64,6 +64,20 @@ def test_run_status_export_and_rerun_over_http(project: Path) -> None:
     assert len(rows) == 5 and all(title for _, title in rows)
 
 
+def test_run_reads_another_source_file_with_the_same_columns(project: Path) -> None:
+    lines = (project / "data" / "movies.csv").read_text(encoding="utf-8").splitlines()
+    (project / "new_drop.csv").write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")
+    with FakeServer(FakeServerConfig()) as server:
+        path = http_job(project, server.url)
+        result = enrich("run", str(path), "--db", "e.duckdb", "-q", "--source", "new_drop.csv",
+                        cwd=project)
+        assert result.returncode == 0, result.stderr
+        assert server.stats()["requests_total"] == 2
+    with duckdb.connect(str(project / "e.duckdb"), read_only=True) as db:
+        assert db.execute("SELECT rows_total, source FROM runs").fetchone() == (
+            2, str((project / "new_drop.csv").resolve()))
+
+
 def test_prompts_commands(project: Path) -> None:
     listed = enrich("prompts", "list", cwd=project)
     assert listed.returncode == 0 and "item_metadata" in listed.stdout

@@ -49,6 +49,19 @@ def test_rerun_of_finished_job_makes_zero_backend_calls(project: Path) -> None:
     assert (summary.ok, summary.cached, summary.status) == (0, 5, "finished")
 
 
+def test_backend_factory_is_called_only_when_a_request_must_be_sent(project: Path) -> None:
+    made: list[FakeBackend] = []
+
+    def factory() -> FakeBackend:
+        made.append(FakeBackend())
+        return made[-1]
+
+    first = run_job(project, factory)
+    assert (first.ok, len(made)) == (5, 1) and made[0].started and made[0].closed
+    again = run_job(project, factory)  # a replay of the finished run: no backend is made
+    assert (again.cached, again.status, len(made)) == (5, "finished", 1)
+
+
 def test_rendered_request_carries_row_values_and_schema(project: Path) -> None:
     backend = FakeBackend()
     run_job(project, backend)

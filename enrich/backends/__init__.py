@@ -5,10 +5,10 @@ Only the chosen backend's module is imported, so an HTTP job never imports llama
 
 from pathlib import Path
 
-from enrich.backends.base import Backend, LLMRequest, LLMResult, NoBackend
+from enrich.backends.base import Backend, LLMRequest, LLMResult
 from enrich.jobs import BackendSpec
 
-__all__ = ["Backend", "LLMRequest", "LLMResult", "NoBackend", "create_backend"]
+__all__ = ["Backend", "LLMRequest", "LLMResult", "create_backend"]
 
 
 def create_backend(spec: BackendSpec, *, concurrency: int, cache_dir: Path, n_threads: int = 2,

@@ -74,22 +74,3 @@ class Backend(Protocol):
     def generate(self, requests: AsyncIterable[LLMRequest]) -> AsyncIterator[LLMResult]:
         """Send every request; yield one result per request as each finishes."""
         ...
-
-
-class NoBackend:
-    """The backend of a run that sends nothing (a rerun copying a finished run): starting it
-    is a bug, so it says so."""
-
-    kind = "none"
-
-    def __init__(self, model: str = ""):
-        self.model = model
-
-    async def start(self) -> None:
-        raise RuntimeError("NoBackend was asked to start: this run was expected to send nothing")
-
-    async def close(self) -> None:
-        return None
-
-    def generate(self, requests: AsyncIterable[LLMRequest]) -> AsyncIterator[LLMResult]:
-        raise RuntimeError("NoBackend cannot send requests")

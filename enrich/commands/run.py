@@ -17,6 +17,8 @@ def run(
     model: Annotated[str | None, typer.Option(help="Model name or .gguf path")] = None,
     server: Annotated[str | None, typer.Option(
         help="Structured-output dialect: vllm | vllm-legacy | openai | llamacpp-server")] = None,
+    source: Annotated[Path | None, typer.Option(
+        help="Read rows from this file instead of the job's source.path (same columns)")] = None,
     limit: Annotated[int | None, typer.Option(min=0, help="Only the first N rows")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Requests in flight")] = None,
     api_key_env: Annotated[str | None, typer.Option(
@@ -33,7 +35,8 @@ def run(
     overrides: dict[str, Any] = {"backend.kind": backend, "backend.base_url": base_url,
                                  "backend.model": model, "backend.server": server,
                                  "backend.api_key_env": api_key_env, "limit": limit,
-                                 "concurrency": concurrency}
+                                 "concurrency": concurrency,
+                                 "source.path": str(source.resolve()) if source else None}
     _execute(load_job(job, overrides), db, quiet=quiet)
 
 
@@ -82,10 +85,9 @@ def _run_job(job: Any, db: Path | None, *, quiet: bool, retry_run: str | None) -
 
     from rich.console import Console
 
-    from enrich.backends import NoBackend, create_backend
+    from enrich.backends import create_backend
     from enrich.errors import ConfigError
     from enrich.plan import RunPlan
-    from enrich.run_open import replayable_run
     from enrich.runner import Runner
     from enrich.settings import EnrichSettings
     from enrich.store import Store
@@ -101,12 +103,11 @@ def _run_job(job: Any, db: Path | None, *, quiet: bool, retry_run: str | None) -
                 raise ConfigError(f"prompt `{plan.prompt.name}` changed since run {retry_run} "
                                   f"({stored[0]} → {plan.prompt.version})",
                                   "run the job again instead: a new prompt is a new run")
-        # a rerun that copies a finished run never loads a backend library (aiohttp, llama_cpp)
-        backend = NoBackend(job.backend.model) if not retry_run and replayable_run(
-            plan, store) else create_backend(job.backend, concurrency=job.concurrency,
-                                             cache_dir=settings.cache_dir,
-                                             n_threads=settings.n_threads,
-                                             logprobs=bool(plan.params.get("logprobs")))
+        def backend() -> Any:  # made only when a request must be sent (never for a replay)
+            return create_backend(job.backend, concurrency=job.concurrency,
+                                  cache_dir=settings.cache_dir, n_threads=settings.n_threads,
+                                  logprobs=bool(plan.params.get("logprobs")))
+
         runner = Runner(plan, store, backend, console=None if quiet else console,
                         retry_run=retry_run)
         return asyncio.run(runner.run())

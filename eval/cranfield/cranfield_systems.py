@@ -39,8 +39,8 @@ def dense_run(docs: dict[str, str], queries: dict[str, str], model: str | None, 
 
 
 def cross_encoder_scores(reranker_dir: Path, docs: dict[str, str], queries: dict[str, str],
-                         runs: list[Run], depth: int, cache: Path, max_length: int = 256
-                         ) -> dict[tuple[str, str], float]:
+                         runs: list[Run], depth: int, cache: Path, max_length: int = 256,
+                         int8: bool = False) -> dict[tuple[str, str], float]:
     """Cross-encoder scores for the top ``depth`` documents of every run (each pair once).
 
     Scores are cached in ``cache`` (Parquet) so reranking another run, or rerunning the
@@ -54,7 +54,7 @@ def cross_encoder_scores(reranker_dir: Path, docs: dict[str, str], queries: dict
     wanted = sorted({(qid, doc) for run in runs for qid, ranked in run.items()
                      for doc in _top(ranked, depth)} - set(known))
     if wanted:
-        reranker = Reranker(str(reranker_dir), max_length=max_length, batch_size=32)
+        reranker = Reranker(str(reranker_dir), max_length=max_length, int8=int8)
         by_query: dict[str, list[str]] = {}
         for qid, doc in wanted:
             by_query.setdefault(qid, []).append(doc)

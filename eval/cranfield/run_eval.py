@@ -51,6 +51,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--ce-negatives", type=int, default=3)
     p.add_argument("--ce-max-length", type=int, default=128)
     p.add_argument("--ce-head-lr", type=float, default=0.0)
+    p.add_argument("--ce-layers", type=int, default=None,
+                   help="distil a cross-encoder with only the base model's first N layers")
+    p.add_argument("--ce-int8", action="store_true", help="rerank with int8 linear layers")
     p.add_argument("--rerank-depth", type=int, default=30)
     p.add_argument("--skip-generate", action="store_true")
     p.add_argument("--skip-train", action="store_true")
@@ -71,7 +74,8 @@ def sh(command: list[str]) -> None:
 def generate(args: argparse.Namespace, cran: Cranfield) -> None:
     cran.write_job_source(args.work / "corpus.jsonl")
     command = [ENRICH, "run", "eval/cranfield/job.yaml", "--db",
-               str(args.work / "cranfield.duckdb"), "--limit", str(args.max_docs)]
+               str(args.work / "cranfield.duckdb"), "--source", str(args.work / "corpus.jsonl"),
+               "--limit", str(args.max_docs)]
     sh(command + (["--model", args.llm] if args.llm else []))
 
 
@@ -102,7 +106,8 @@ def train(args: argparse.Namespace, cran: Cranfield) -> None:
     sh([ENRICH, "distill", "crossencoder", "--data", str(args.work / "data"), "--out",
         str(args.work / "models/ce"), "--epochs", str(args.ce_epochs), "--max-length",
         str(args.ce_max_length), "--negatives", str(args.ce_negatives),
-        "--head-lr", str(args.ce_head_lr)])
+        "--head-lr", str(args.ce_head_lr)]
+       + (["--layers", str(args.ce_layers)] if args.ce_layers else []))
 
 
 def score_systems(args: argparse.Namespace, cran: Cranfield) -> dict[str, dict]:
@@ -116,8 +121,9 @@ def score_systems(args: argparse.Namespace, cran: Cranfield) -> dict[str, dict]:
               "distilled bi-encoder + distilled cross-encoder": "distilled bi-encoder"}
     scores = cross_encoder_scores(models / "ce", cran.docs, cran.queries,
                                   [first[s] for s in stages.values()], args.rerank_depth,
-                                  args.work / f"ce_scores-{_stamp(models / 'ce')}.parquet",
-                                  args.ce_max_length)
+                                  args.work / f"ce_scores-{_stamp(models / 'ce')}"
+                                  f"{'-int8' if args.ce_int8 else ''}.parquet",
+                                  args.ce_max_length, int8=args.ce_int8)
     runs = dict(first)
     runs.update({name: reranked(first[stage], scores, args.rerank_depth)
                  for name, stage in stages.items()})

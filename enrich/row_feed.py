@@ -1,0 +1,108 @@
+"""The rows a run still has to do, a batch at a time, rendered into request messages.
+
+The runner's producer reads batches from here, checks their keys against the store and queues
+what must be sent. Reading and rendering are kept apart from that bookkeeping: they depend only
+on the plan and on what the store already holds.
+
+Example:
+    >>> feed = RowFeed(plan, store, run_id)
+    >>> async for batch in feed.batches():
+    ...     rendered, failures = feed.render(batch, now_us())
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any, NamedTuple
+
+import orjson
+
+from enrich.plan import RunPlan
+from enrich.prompts import Messages, RenderError
+from enrich.store import Store
+
+SourceRow = tuple[str, dict[str, Any]]
+# (run_id, row_id, key, kind, message, content, sends, input JSON, created_at µs)
+FailureRecord = tuple[str, str, str | None, str, str, str | None, int, str, int]
+
+
+class Rendered(NamedTuple):
+    """One row ready to send (or to answer from the store)."""
+
+    row_id: str
+    messages: Messages
+    messages_json: bytes
+    key: str
+    input_json: str
+
+
+class RowFeed:
+    """Source rows not yet stored for a run (or a run's failures, for ``enrich retry``).
+
+    Args:
+        plan: the resolved job.
+        store: the run's store.
+        run_id: the run being filled.
+        retry_failed: read the run's recorded failures instead of the source.
+        batch_rows: rows per batch.
+    """
+
+    def __init__(self, plan: RunPlan, store: Store, run_id: str, *, retry_failed: bool = False,
+                 batch_rows: int = 1000):
+        self.plan = plan
+        self.store = store
+        self.run_id = run_id
+        self.retry_failed = retry_failed
+        self.batch_rows = batch_rows
+        self._first_row = True
+
+    async def batches(self) -> AsyncIterator[list[SourceRow]]:
+        """(row id, row) batches still to do, in source order."""
+        if self.retry_failed:
+            rows = self.store.sql("SELECT row_id, input FROM failures WHERE run_id = ? "
+                                  "ORDER BY created_at", [self.run_id]).fetchall()
+            for start in range(0, len(rows), self.batch_rows):
+                yield [(rid, orjson.loads(inp)) for rid, inp in rows[start:start + self.batch_rows]]
+            return
+        id_column = self.plan.job.source.id_column
+        iterator = self.plan.source.batches(self.batch_rows)
+        # what the run stored before this process started, read once (a query per batch made
+        # a resumed 100,000-row job spend seconds skipping its first half)
+        done = await asyncio.to_thread(self.store.stored_row_ids, self.run_id)
+        while True:
+            batch = await asyncio.to_thread(next, iterator, None)
+            if batch is None:
+                return
+            ids = [str(row[id_column]) for row in batch]
+            todo = [(rid, row) for rid, row in zip(ids, batch, strict=True) if rid not in done]
+            if todo:
+                yield todo
+
+    def render(self, batch: list[SourceRow], now: int
+               ) -> tuple[list[Rendered], list[FailureRecord]]:
+        """Render each row; rows that do not render (a template error, a prompt over
+        ``max_prompt_chars``) come back as failure records instead.
+
+        Raises:
+            ConfigError: the run's first row does not render (the template itself is wrong).
+        """
+        plan = self.plan
+        rendered: list[Rendered] = []
+        failures: list[FailureRecord] = []
+        for row_id, row in batch:
+            input_json = orjson.dumps(row, default=str).decode()
+            try:
+                messages = plan.render(row_id, row, strict=self._first_row)
+                self._first_row = False
+            except RenderError as exc:
+                failures.append((self.run_id, row_id, None, "template_error", str(exc), None, 0,
+                                 input_json, now))
+                continue
+            too_long = plan.prompt_too_long(row_id, messages)
+            if too_long:
+                failures.append((self.run_id, row_id, None, "prompt_too_long", too_long, None,
+                                 0, input_json, now))
+                continue
+            messages_json = orjson.dumps(messages)
+            rendered.append(Rendered(row_id, messages, messages_json,
+                                     plan.request_key(messages_json), input_json))
+        return rendered, failures

@@ -120,3 +120,23 @@ def test_keep_layers_drops_the_top_layers_and_checks_the_count() -> None:
         keep_layers(model, 7)
     assert layer_count(keep_layers(model, 2)) == 2
     assert model.predict([("drill", "cordless drill")]).shape == (1,)
+
+
+def test_blend_interpolates_cross_encoder_and_first_stage(cross_encoder: Any) -> None:  # noqa: F811
+    from enrich.retrieval import SearchHit
+
+    texts = list(ITEMS.values())[:4]
+    hits = [SearchHit(f"i{n}", t, float(10 - n), n + 1) for n, t in enumerate(texts)]
+    reranker = Reranker(cross_encoder)
+    ce = reranker.score("drill", texts)
+    first_only = reranker.rerank("drill", hits, blend=0.0)
+    assert [h.item_id for h in first_only] == ["i0", "i1", "i2", "i3"]
+    assert [h.score for h in first_only] == pytest.approx([1.0, 2 / 3, 1 / 3, 0.0])
+    half = {h.item_id: h for h in reranker.rerank("drill", hits, blend=0.5)}
+    first_scaled = {"i0": 1.0, "i1": 2 / 3, "i2": 1 / 3, "i3": 0.0}
+    for n in range(4):
+        hit = half[f"i{n}"]
+        assert hit.score == pytest.approx(0.5 * ce[n] + 0.5 * first_scaled[f"i{n}"], abs=1e-5)
+        assert hit.metadata["rerank_score"] == pytest.approx(float(ce[n]), abs=1e-6)
+    with pytest.raises(ValueError, match="blend must be in"):
+        reranker.rerank("drill", hits, blend=1.5)

@@ -66,6 +66,9 @@ def search(
     bm25: Annotated[bool, typer.Option("--bm25", help="BM25 candidates instead of vectors")
                     ] = False,
     candidates: Annotated[int, typer.Option(min=1, help="Candidates to rerank")] = 100,
+    blend: Annotated[float | None, typer.Option(
+        min=0.0, max=1.0, help="Rank by BLEND × cross-encoder + (1 − BLEND) × first stage")
+    ] = None,
     int8: Annotated[bool, typer.Option(
         "--int8", help="Run the cross-encoder's linear layers in int8 (faster on CPU)")] = False,
     threads: Annotated[int | None, typer.Option(min=1, help="torch CPU threads")] = None,
@@ -77,7 +80,7 @@ def search(
     model = _reranker_for(index, reranker) if rerank else None
     pipeline = Pipeline.from_folder(index, first_stage="bm25" if bm25 else "dense",
                                     reranker=model, candidates=candidates, threads=threads,
-                                    int8=int8)
+                                    int8=int8, blend=blend)
     hits = pipeline.search(query, k=k)
     if as_json:
         for hit in hits:

@@ -20,6 +20,8 @@ class Pipeline:
         retriever: the first stage.
         reranker: the second stage (None: first-stage order).
         candidates: how many first-stage hits the reranker sees.
+        blend: rank by ``blend · cross-encoder + (1 − blend) · first stage`` instead of the
+            cross-encoder alone (see :meth:`Reranker.rerank`).
 
     Example:
         >>> pipeline = Pipeline.from_folder(Path("index"), reranker="models/ce")   # doctest: +SKIP
@@ -28,16 +30,17 @@ class Pipeline:
     """
 
     def __init__(self, retriever: FirstStage, reranker: Reranker | None = None,
-                 candidates: int = 100):
+                 candidates: int = 100, blend: float | None = None):
         self.retriever = retriever
         self.reranker = reranker
         self.candidates = candidates
+        self.blend = blend
 
     @classmethod
     def from_folder(cls, folder: Path, first_stage: Literal["dense", "bm25"] = "dense",
                     reranker: Any = None, candidates: int = 100, model: Any = None,
                     threads: int | None = None, max_length: int | None = None,
-                    int8: bool = False) -> "Pipeline":
+                    int8: bool = False, blend: float | None = None) -> "Pipeline":
         """A pipeline over a saved index.
 
         Args:
@@ -49,6 +52,7 @@ class Pipeline:
             threads: torch threads for encoding and reranking.
             max_length: cross-encoder truncation.
             int8: run the cross-encoder's linear layers in int8 (faster on CPU).
+            blend: weight of the cross-encoder against the first stage (None: alone).
 
         Returns:
             The pipeline.
@@ -62,7 +66,7 @@ class Pipeline:
                              else Retriever(index, model, threads))
         second = (Reranker(reranker, max_length=max_length, threads=threads, int8=int8)
                   if reranker is not None else None)
-        return cls(stage, second, candidates)
+        return cls(stage, second, candidates, blend)
 
     def search(self, query: str, k: int = 10) -> list[SearchHit]:
         """The best ``k`` items for ``query``.
@@ -74,4 +78,4 @@ class Pipeline:
         hits = self.retriever.search(query, max(k, self.candidates if self.reranker else k))
         if self.reranker is None:
             return hits[:k]
-        return self.reranker.rerank(query, hits, k)
+        return self.reranker.rerank(query, hits, k, self.blend)

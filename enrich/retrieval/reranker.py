@@ -50,22 +50,45 @@ class Reranker:
         result[order] = scores
         return result
 
-    def rerank(self, query: str, hits: list[SearchHit], k: int | None = None
-               ) -> list[SearchHit]:
-        """Reorder ``hits`` by cross-encoder score.
+    def rerank(self, query: str, hits: list[SearchHit], k: int | None = None,
+               blend: float | None = None) -> list[SearchHit]:
+        """Reorder ``hits`` by cross-encoder score (or by a blend with the first stage's).
 
         Args:
             query: the query text.
             hits: first-stage candidates.
             k: keep only the best ``k`` (default all).
+            blend: None ranks by the cross-encoder alone. A weight ``w`` in [0, 1] ranks by
+                ``w · cross-encoder + (1 − w) · first stage``, the first stage's scores scaled
+                to [0, 1] over these candidates (interpolation: the usual guard when the
+                cross-encoder is weaker out of its training domain than the first stage).
 
         Returns:
-            New hits, best first, with ``score`` = cross-encoder score and the first-stage score
-            kept in ``metadata["retrieval_score"]`` (and its rank in ``retrieval_rank``).
+            New hits, best first, with ``score`` = the ranking score and the first-stage score
+            kept in ``metadata["retrieval_score"]`` (and its rank in ``retrieval_rank``; with a
+            blend, the cross-encoder's own score in ``metadata["rerank_score"]``).
         """
         scores = self.score(query, [h.text for h in hits])
+        extra: list[dict[str, float]] = [{} for _ in hits]
+        if blend is not None and hits:
+            if not 0.0 <= blend <= 1.0:
+                raise ValueError(f"blend must be in [0, 1], not {blend}")
+            extra = [{"rerank_score": float(s)} for s in scores]
+            scores = blend * scores + (1.0 - blend) * scaled([h.score for h in hits])
         order = np.argsort(-scores, kind="stable")[: k if k is not None else len(hits)]
         return [replace(hits[i], score=float(scores[i]), rank=rank,
                         metadata={**hits[i].metadata, "retrieval_score": hits[i].score,
-                                  "retrieval_rank": hits[i].rank})
+                                  "retrieval_rank": hits[i].rank, **extra[i]})
                 for rank, i in enumerate(order, start=1)]
+
+
+def scaled(values: list[float]) -> np.ndarray:
+    """Min-max scale to [0, 1] (all equal: all 1).
+
+    Example:
+        >>> scaled([2.0, 4.0, 3.0]).tolist()
+        [0.0, 1.0, 0.5]
+    """
+    array = np.asarray(values, dtype=np.float32)
+    span = float(array.max() - array.min()) if len(array) else 0.0
+    return (array - array.min()) / span if span > 0 else np.ones_like(array)

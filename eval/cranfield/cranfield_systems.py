@@ -11,6 +11,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from enrich.retrieval import BM25Retriever, ItemIndex, Reranker, Retriever
+from enrich.retrieval.reranker import scaled
 
 Run = dict[str, dict[str, float]]
 METRICS = ["ndcg@10", "recall@100", "mrr@10"]
@@ -67,13 +68,20 @@ def cross_encoder_scores(reranker_dir: Path, docs: dict[str, str], queries: dict
     return known
 
 
-def reranked(run: Run, scores: dict[tuple[str, str], float], depth: int) -> Run:
-    """``run`` with its top ``depth`` documents reordered by ``scores``."""
+def reranked(run: Run, scores: dict[tuple[str, str], float], depth: int,
+             blend: float | None = None) -> Run:
+    """``run`` with its top ``depth`` documents reordered by ``scores`` (or, with ``blend``,
+    by ``blend · score + (1 − blend) · first-stage score`` scaled to [0, 1] over the top
+    ``depth``, as :meth:`enrich.retrieval.Reranker.rerank` does)."""
     out: Run = {}
     for qid, ranked in run.items():
         top = _top(ranked, depth)
         rest = [d for d in _top(ranked, len(ranked)) if d not in set(top)]
-        out[qid] = {d: 2.0 + scores[(qid, d)] for d in top}
+        new = [scores[(qid, d)] for d in top]
+        if blend is not None and top:
+            first = scaled([ranked[d] for d in top])
+            new = [blend * s + (1.0 - blend) * float(f) for s, f in zip(new, first, strict=True)]
+        out[qid] = {d: 2.0 + s for d, s in zip(top, new, strict=True)}
         out[qid].update({d: 1.0 / (n + 2) for n, d in enumerate(rest)})
     return out
 

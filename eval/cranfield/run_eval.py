@@ -55,6 +55,8 @@ def parse_args() -> argparse.Namespace:
                    help="distil a cross-encoder with only the base model's first N layers")
     p.add_argument("--ce-int8", action="store_true", help="rerank with int8 linear layers")
     p.add_argument("--rerank-depth", type=int, default=30)
+    p.add_argument("--blend", type=float, default=0.5,
+                   help="cross-encoder weight of the interpolated systems (fixed, not tuned)")
     p.add_argument("--skip-generate", action="store_true")
     p.add_argument("--skip-train", action="store_true")
     p.add_argument("--reuse-data", action="store_true",
@@ -126,6 +128,9 @@ def score_systems(args: argparse.Namespace, cran: Cranfield) -> dict[str, dict]:
                                   args.ce_max_length, int8=args.ce_int8)
     runs = dict(first)
     runs.update({name: reranked(first[stage], scores, args.rerank_depth)
+                 for name, stage in stages.items()})
+    runs.update({f"{name}, blend {args.blend:g}": reranked(first[stage], scores,
+                                                           args.rerank_depth, args.blend)
                  for name, stage in stages.items()})
     return evaluate(cran.qrels, runs)
 

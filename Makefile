@@ -69,13 +69,21 @@ demo-tasks: setup
 # The distillation walkthrough (README "Distillation walkthrough", docs/distillation.md) on
 # Cranfield: synthetic questions for CRANFIELD_DOCS abstracts from the embedded Qwen2.5-0.5B,
 # consistency filter, `enrich distill data/biencoder/crossencoder`, then five systems scored on
-# the 150 human queries (ranx); prints the table and writes distill-demo.md. Reruns are cached.
+# the 150 human queries (ranx); prints the table and writes distill-demo.md; then indexes the
+# abstracts with the distilled bi-encoder and searches them with the distilled reranker.
+# Reruns are cached.
 CRANFIELD_DOCS ?= 100
 DISTILL_DEMO_ARGS ?= --ce-layers 2 --ce-int8
+DISTILL_WORK := distill-demo-work
+DISTILL_QUERY := what similarity laws must be obeyed when constructing aeroelastic models of heated high speed aircraft
 
 distill-demo: setup
 	$(BIN)/python eval/cranfield/run_eval.py --max-docs $(CRANFIELD_DOCS) $(DISTILL_DEMO_ARGS) \
-	  --work distill-demo-work --results distill-demo.md
+	  --work $(DISTILL_WORK) --results distill-demo.md
+	$(BIN)/enrich index build --items $(DISTILL_WORK)/corpus_items.parquet \
+	  --model $(DISTILL_WORK)/models/bi --reranker $(DISTILL_WORK)/models/ce \
+	  --out $(DISTILL_WORK)/index -q
+	$(BIN)/enrich search "$(DISTILL_QUERY)" --index $(DISTILL_WORK)/index --rerank --int8 -k 5
 
 # Benchmarks (issue 11): every comparison in one run, one table, bench/RESULTS.md. Installs the
 # peers (curator, distilabel, the openai SDK) into bench/envs/ with pip on first use and takes

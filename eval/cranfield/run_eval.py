@@ -59,6 +59,8 @@ def parse_args() -> argparse.Namespace:
                    help="cross-encoder weight of the interpolated systems (fixed, not tuned)")
     p.add_argument("--skip-generate", action="store_true")
     p.add_argument("--skip-train", action="store_true")
+    p.add_argument("--only-ce", action="store_true",
+                   help="retrain only the cross-encoder (e.g. with another --ce-layers)")
     p.add_argument("--reuse-data", action="store_true",
                    help="keep work/data from an earlier run (skip mining)")
     p.add_argument("--results", type=Path, default=HERE / "results.md")
@@ -102,9 +104,11 @@ def train(args: argparse.Namespace, cran: Cranfield) -> None:
     if not (args.reuse_data and (args.work / "data" / "manifest.json").is_file()):
         sh([ENRICH, "distill", "data", "--db", str(args.work / "views.duckdb"), "--out",
             str(args.work / "data"), "--corpus", str(corpus), "--quiet"])
-    sh([ENRICH, "distill", "biencoder", "--data", str(args.work / "data"), "--out",
-        str(args.work / "models/bi"), "--epochs", str(args.bi_epochs), "--lr", str(args.bi_lr),
-        "--negatives", str(args.bi_negatives), "--max-seq-length", str(args.bi_max_seq_length)])
+    if not args.only_ce:
+        sh([ENRICH, "distill", "biencoder", "--data", str(args.work / "data"), "--out",
+            str(args.work / "models/bi"), "--epochs", str(args.bi_epochs), "--lr",
+            str(args.bi_lr), "--negatives", str(args.bi_negatives), "--max-seq-length",
+            str(args.bi_max_seq_length)])
     sh([ENRICH, "distill", "crossencoder", "--data", str(args.work / "data"), "--out",
         str(args.work / "models/ce"), "--epochs", str(args.ce_epochs), "--max-length",
         str(args.ce_max_length), "--negatives", str(args.ce_negatives),
@@ -114,11 +118,12 @@ def train(args: argparse.Namespace, cran: Cranfield) -> None:
 
 def score_systems(args: argparse.Namespace, cran: Cranfield) -> dict[str, dict]:
     models = args.work / "models"
+    bi_index = args.work / f"index_bi-{_stamp(models / 'bi')}"  # a retrained model re-indexes
     first = {"BM25": bm25_run(cran.docs, cran.queries),
              "all-MiniLM-L6-v2 (base)": dense_run(cran.docs, cran.queries, None,
                                                   cache=args.work / "index_base"),
              "distilled bi-encoder": dense_run(cran.docs, cran.queries, str(models / "bi"),
-                                               cache=args.work / "index_bi")}
+                                               cache=bi_index)}
     stages = {"BM25 + distilled cross-encoder": "BM25",
               "distilled bi-encoder + distilled cross-encoder": "distilled bi-encoder"}
     scores = cross_encoder_scores(models / "ce", cran.docs, cran.queries,

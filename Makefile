@@ -83,7 +83,7 @@ distill-demo: setup
 	$(BIN)/enrich index build --items $(DISTILL_WORK)/corpus_items.parquet \
 	  --model $(DISTILL_WORK)/models/bi --reranker $(DISTILL_WORK)/models/ce \
 	  --out $(DISTILL_WORK)/index -q
-	$(BIN)/enrich search "$(DISTILL_QUERY)" --index $(DISTILL_WORK)/index --rerank --int8 -k 5
+	$(BIN)/enrich search "$(DISTILL_QUERY)" --index $(DISTILL_WORK)/index --rerank --int8 --blend 0.5 -k 5
 
 # Benchmarks (issue 11): every comparison in one run, one table, bench/RESULTS.md. Installs the
 # peers (curator, distilabel, the openai SDK) into bench/envs/ with pip on first use and takes

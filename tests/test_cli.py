@@ -64,6 +64,22 @@ def test_run_status_export_and_rerun_over_http(project: Path) -> None:
     assert len(rows) == 5 and all(title for _, title in rows)
 
 
+def test_rerun_of_a_finished_job_needs_no_server_and_imports_no_client(project: Path) -> None:
+    with FakeServer(FakeServerConfig()) as server:
+        path = http_job(project, server.url)
+        assert enrich("run", str(path), "--db", "e.duckdb", "-q", cwd=project).returncode == 0
+    # the server is gone: the rerun copies the finished run and never makes a backend
+    code = ("import sys\nfrom enrich.cli import main\n"
+            f"sys.argv = ['enrich', 'run', {str(path)!r}, '--db', 'e.duckdb', '-q']\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    print('EXIT', exc.code)\n"
+            "print('LOADED', [m for m in ('aiohttp', 'llama_cpp') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=project, timeout=120,
+                            env={**os.environ, "ENRICH_CACHE_DIR": str(project / ".cache")})
+    assert "LOADED []" in result.stdout, result.stdout + result.stderr
+    assert "cached" in result.stdout and "EXIT 1" not in result.stdout
+
+
 def test_run_reads_another_source_file_with_the_same_columns(project: Path) -> None:
     lines = (project / "data" / "movies.csv").read_text(encoding="utf-8").splitlines()
     (project / "new_drop.csv").write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")

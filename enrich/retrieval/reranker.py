@@ -71,15 +71,30 @@ class Reranker:
         scores = self.score(query, [h.text for h in hits])
         extra: list[dict[str, float]] = [{} for _ in hits]
         if blend is not None and hits:
-            if not 0.0 <= blend <= 1.0:
-                raise ValueError(f"blend must be in [0, 1], not {blend}")
             extra = [{"rerank_score": float(s)} for s in scores]
-            scores = blend * scores + (1.0 - blend) * scaled([h.score for h in hits])
+            scores = blended(scores, [h.score for h in hits], blend)
         order = np.argsort(-scores, kind="stable")[: k if k is not None else len(hits)]
         return [replace(hits[i], score=float(scores[i]), rank=rank,
                         metadata={**hits[i].metadata, "retrieval_score": hits[i].score,
                                   "retrieval_rank": hits[i].rank, **extra[i]})
                 for rank, i in enumerate(order, start=1)]
+
+
+def blended(rerank_scores: np.ndarray, first_stage: list[float], weight: float) -> np.ndarray:
+    """``weight · rerank_scores + (1 − weight) · first_stage``, the first stage min-max scaled
+    to [0, 1] over these candidates.
+
+    Raises:
+        ValueError: ``weight`` is outside [0, 1].
+
+    Example:
+        >>> [round(x, 3) for x in blended(np.array([0.2, 0.8]), [10.0, 5.0], 0.5).tolist()]
+        [0.6, 0.4]
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"blend must be in [0, 1], not {weight}")
+    return weight * np.asarray(rerank_scores, dtype=np.float32) + (1.0 - weight) * scaled(
+        first_stage)
 
 
 def scaled(values: list[float]) -> np.ndarray:

@@ -7,11 +7,12 @@ reranked run equals its first stage's when ``depth`` is 100.
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from enrich.retrieval import BM25Retriever, ItemIndex, Reranker, Retriever
-from enrich.retrieval.reranker import scaled
+from enrich.retrieval.reranker import blended
 
 Run = dict[str, dict[str, float]]
 METRICS = ["ndcg@10", "recall@100", "mrr@10"]
@@ -79,8 +80,7 @@ def reranked(run: Run, scores: dict[tuple[str, str], float], depth: int,
         rest = [d for d in _top(ranked, len(ranked)) if d not in set(top)]
         new = [scores[(qid, d)] for d in top]
         if blend is not None and top:
-            first = scaled([ranked[d] for d in top])
-            new = [blend * s + (1.0 - blend) * float(f) for s, f in zip(new, first, strict=True)]
+            new = blended(np.asarray(new), [ranked[d] for d in top], blend).tolist()
         out[qid] = {d: 2.0 + s for d, s in zip(top, new, strict=True)}
         out[qid].update({d: 1.0 / (n + 2) for n, d in enumerate(rest)})
     return out

@@ -167,41 +167,50 @@ def test_user_summary_adds_liked_items_from_the_history(project: Path) -> None:
     assert len(row["disliked_items"]) == 1  # The Drop, 2 stars
 
 
-class _FakeScorer:
-    name = "fake-ql"
+class _OverlapScorer:
+    """A continuation scorer whose log-probability per token rises with word overlap."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        self.closed = False
+    kind = "llamacpp"
 
-    def pmi(self, query: str, item: str) -> dict[str, float]:
-        overlap = len(set(query.lower().split()) & set(item.lower().split()))
-        return {"ql_cond": -2.0 + overlap, "ql_uncond": -2.0, "ql_pmi": float(overlap)}
+    def __init__(self) -> None:
+        self.calls: list[list[tuple[str, str]]] = []
 
-    def close(self) -> None:
-        self.closed = True
+    async def score_continuations(self, pairs: list[tuple[str, str]]) -> list[list[float]]:
+        self.calls.append(pairs)
+        out = []
+        for prefix, continuation in pairs:
+            words = continuation.lower().split()
+            overlap = len(set(words) & set(prefix.lower().split()))
+            out.append([-2.0 + overlap] * len(words))  # mean = -2 + overlap
+        return out
 
 
 def test_bad_match_query_likelihood_scores_land_in_the_view(project: Path,
                                                             monkeypatch: pytest.MonkeyPatch
                                                             ) -> None:
-    import enrich.tasks.query_likelihood as ql
+    import enrich.backends.scoring as scoring
 
-    monkeypatch.setattr(ql, "QueryLikelihoodScorer", _FakeScorer)
+    fake = _OverlapScorer()
+    monkeypatch.setattr(scoring, "continuation_scorer",
+                        lambda spec, **kw: scoring.OwnedScorer(fake, "fake-ql"))
     run_job(project, TASK_JOBS["bad_match"], fake_backend(), limit=3,
             **{"task_options.query_likelihood": {"model": "smollm2-135m"}})
     rows = view_rows(project, "SELECT pair_id, ql_pmi, ql_scorer FROM match_labels "
                               "ORDER BY pair_id")
     assert [r["ql_scorer"] for r in rows] == ["fake-ql"] * 3
-    assert {r["pair_id"]: r["ql_pmi"] for r in rows}["55995"] == 2.0  # "1/2", "sharkbite"
+    # "1/2", "sharkbite" overlap the title; the empty-item prefix overlaps nothing
+    assert {r["pair_id"]: r["ql_pmi"] for r in rows}["55995"] == 2.0
+    unconditional = [p for call in fake.calls for p in call if "Product: \n" in p[0]]
+    assert len(unconditional) == len({c for _, c in unconditional})  # once per query
 
 
-def test_query_likelihood_on_a_server_backend_needs_an_embedded_model(project: Path) -> None:
+def test_query_likelihood_on_openai_needs_an_embedded_model(project: Path) -> None:
     from enrich.errors import ConfigError
 
     with pytest.raises(ConfigError, match="query_likelihood.model"):
         run_job(project, TASK_JOBS["bad_match"], fake_backend(), limit=1,
                 **{"task_options.query_likelihood": {}, "backend.kind": "openai",
-                   "backend.base_url": "http://127.0.0.1:9/v1"})
+                   "backend.server": "openai", "backend.base_url": "http://127.0.0.1:9/v1"})
 
 
 def test_synthetic_queries_from_the_item_metadata_view_of_the_same_store(project: Path) -> None:

@@ -19,7 +19,6 @@ Example job (``task_options``)::
     params: {logprobs: true, top_logprobs: 10}
 """
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
@@ -35,6 +34,7 @@ from enrich.tasks.query_likelihood import QueryLikelihoodOptions, score_run
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from enrich.jobs import BackendSpec
     from enrich.plan import RunPlan
     from enrich.store import Store
 
@@ -88,27 +88,37 @@ class BadMatchTask(Task):
     def __init__(self, options: dict[str, Any] | None = None):
         super().__init__(options)
         self._checked_columns = False
-        self.scorer_model: Path | None = None
+        self.scorer_spec: BackendSpec | None = None
+        self._job_backend: BackendSpec | None = None
         self.n_threads = 2
 
     def prepare(self, plan: "RunPlan", store: "Store") -> None:
-        """Find the embedded model for query-likelihood scoring (when asked for)."""
+        """Choose where query-likelihood scores come from (when asked for) and check it can
+        score given text: an embedded model named in the options, else the job's backend."""
         super().prepare(plan, store)
         ql = self.cfg.query_likelihood
+        self.scorer_spec = None
         if ql is None:
             return
-        from enrich.backends.model_files import locate_model
+        from enrich.backends.scoring import unsupported_reason
+        from enrich.jobs import BackendSpec
         from enrich.settings import EnrichSettings
 
-        name = ql.model or (plan.job.backend.model if plan.job.backend.kind == "llamacpp"
-                            else None)
-        if name is None:
-            raise ConfigError("task `bad_match`: query_likelihood scoring runs on an embedded "
-                              "model, and this job's backend is not embedded",
-                              "set task_options.query_likelihood.model (e.g. smollm2-135m)")
-        settings = EnrichSettings()
-        self.scorer_model = locate_model(name, settings.cache_dir)
-        self.n_threads = plan.job.backend.n_threads or settings.n_threads
+        backend = plan.job.backend
+        spec = backend if ql.model is None else BackendSpec(kind="llamacpp", model=ql.model,
+                                                             n_threads=backend.n_threads)
+        reason = unsupported_reason(spec)
+        if reason is not None:
+            raise ConfigError(f"task `bad_match`: query_likelihood cannot run on this job's "
+                              f"backend: {reason}",
+                              "set task_options.query_likelihood.model to an embedded model "
+                              "(e.g. smollm2-135m)")
+        if spec.kind == "llamacpp":  # fail now, not after the run, when the model is missing
+            from enrich.backends.model_files import locate_model
+
+            locate_model(spec.model, EnrichSettings().cache_dir)
+        self.scorer_spec, self._job_backend = spec, backend
+        self.n_threads = backend.n_threads or EnrichSettings().n_threads
 
     @property
     def cfg(self) -> BadMatchOptions:
@@ -139,18 +149,28 @@ class BadMatchTask(Task):
         output.update(self.memo.get(result.request.row_id) or {})
         return output
 
-    def finalize(self, store: "Store", run_id: str, console: "Console | None") -> None:
-        """Score every pair by query likelihood (only with ``query_likelihood``)."""
-        ql = self.cfg.query_likelihood
-        if ql is None or self.scorer_model is None:
-            return
-        from enrich.tasks.query_likelihood import QueryLikelihoodScorer
+    def finalize(self, store: "Store", run_id: str, console: "Console | None",
+                 backend: Any = None) -> None:
+        """Score every pair by query likelihood (only with ``query_likelihood``).
 
-        scorer = QueryLikelihoodScorer(self.scorer_model, ql.template, self.n_threads)
-        try:
-            counts = score_run(store, run_id, scorer, ql.max_item_chars)
-        finally:
-            scorer.close()
+        Args:
+            backend: the run's started backend, reused when it can score given text.
+        """
+        ql = self.cfg.query_likelihood
+        if ql is None or self.scorer_spec is None:
+            return
+        from enrich.backends.openai_http import read_api_key
+        from enrich.backends.scoring import continuation_scorer
+        from enrich.settings import EnrichSettings
+        from enrich.tasks.query_likelihood import QueryLikelihood
+
+        spec = self.scorer_spec
+        scorer = continuation_scorer(
+            spec, cache_dir=EnrichSettings().cache_dir, n_threads=self.n_threads,
+            live_backend=backend if spec is self._job_backend else None,
+            api_key=read_api_key(spec.api_key_env) if spec.kind == "openai" else None)
+        counts = score_run(store, run_id, QueryLikelihood(scorer, ql.template, scorer.name),
+                           ql.max_item_chars)
         if console is not None:
             console.print(f"bad_match query likelihood ({scorer.name}): {counts['pairs']} pairs "
                           f"in {counts['seconds']:.1f} s")

@@ -126,5 +126,9 @@ class Task:
         """Derived fields added to a validated output before it is stored (never raises)."""
         return output
 
-    def finalize(self, store: "Store", run_id: str, console: "Console | None") -> None:
-        """Called once after every row of the run is stored (filters, scores)."""
+    def finalize(self, store: "Store", run_id: str, console: "Console | None",
+                 backend: Any = None) -> None:
+        """Called once after every row of the run is stored (filters, scores).
+
+        ``backend`` is the run's started backend when one was used (None on a replay): tasks
+        that need a backend capability (continuation scoring) reuse it."""

@@ -1,23 +1,22 @@
-"""Query-likelihood scores for (query, item) pairs (UPR with a PMI correction), in process.
+"""Query-likelihood scores for (query, item) pairs (UPR with a PMI correction).
 
-A small causal LM reads ``"Product: {item}\\nA shopper searching for this product typed:"``
-and scores the query's tokens: the mean log-probability of the query given the item, minus
-its mean log-probability given an empty item (the PMI correction removes "this query is just
-common"). Higher means a better match. Measured on 400 Home Depot pairs (DESIGN.md), this
-ranks bad matches at AUC ≈ 0.70 with SmolLM2-135M, where the same model asked to judge is at
-chance; it does not beat a bi-encoder (≈ 0.74).
+A causal LM reads ``"Product: {item}\\nA shopper searching for this product typed:"`` and
+scores the query's tokens: the mean log-probability of the query given the item, minus its mean
+log-probability given an empty item (the PMI correction removes "this query is just common").
+Higher means a better match. Measured on 400 Home Depot pairs (docs/architecture.md), this ranks
+bad matches at AUC ≈ 0.70 with SmolLM2-135M, where the same model asked to judge is at chance;
+it does not beat a bi-encoder (≈ 0.74).
 
-The scorer is always the embedded llama.cpp model (logits for every position are needed), so
-it works whatever backend produced the labels.
+The log-probabilities come from a backend capability (``enrich.backends.scoring``): the
+embedded llama.cpp model, a vLLM or llama.cpp server (``/v1/completions`` with ``echo``), or
+the vLLM offline engine (``prompt_logprobs``). OpenAI's API cannot score given text.
 
 Example:
-    >>> scorer = QueryLikelihoodScorer(Path("SmolLM2.gguf"))        # doctest: +SKIP
-    >>> scorer.pmi("cordless drill", "DeWalt 20V Cordless Drill")    # doctest: +SKIP
-    1.42
+    >>> ql = QueryLikelihood(scorer)                                        # doctest: +SKIP
+    >>> asyncio.run(ql.pmi_many([("cordless drill", "DeWalt 20V Cordless Drill")]))
+    [{'ql_cond': -2.1, 'ql_uncond': -3.5, 'ql_pmi': 1.4}]
 """
 
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,73 +38,62 @@ class QueryLikelihoodOptions(BaseModel):
     max_item_chars: int = Field(default=400, ge=20, description="item text is cut to this")
 
 
-class QueryLikelihoodScorer:
-    """Mean token log-probabilities of queries under a llama.cpp model.
+class QueryLikelihood:
+    """Query-likelihood scores of (query, item) pairs from any continuation scorer.
 
     Args:
-        model_path: the GGUF file.
+        scorer: anything with ``score_continuations`` (see ``enrich.backends.scoring``): the
+            embedded model, a vLLM or llama.cpp server, or the vLLM offline engine.
         template: the prefix, with ``{item}`` where the item text goes.
-        n_threads: CPU threads.
-        n_ctx: context size (prefix + query must fit).
+        name: stored with every score (which model scored it).
     """
 
-    def __init__(self, model_path: Path, template: str = DEFAULT_TEMPLATE, n_threads: int = 2,
-                 n_ctx: int = 512):
-        from enrich.backends.llamacpp import import_llama_cpp
-
-        llama_cpp = import_llama_cpp()
+    def __init__(self, scorer: Any, template: str = DEFAULT_TEMPLATE,
+                 name: str = "query_likelihood"):
+        self.scorer = scorer
         self.template = template
-        self.name = f"query_likelihood:{Path(model_path).stem}"
-        self.llm = llama_cpp.Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads,
-                                   logits_all=True, verbose=False)
-        self._unconditional = lru_cache(maxsize=100_000)(self._mean_logprob_empty)
+        self.name = name
+        self._unconditional: dict[str, float | None] = {}
 
-    def close(self) -> None:
-        self.llm.close()
-
-    def mean_logprob(self, query: str, item: str) -> float | None:
-        """Mean log P(query tokens | prefix with ``item``); None for an empty query."""
-        import numpy as np
-
-        prefix = self.llm.tokenize(self.template.format(item=item).encode(), add_bos=True)
-        target = self.llm.tokenize((" " + query.strip()).encode(), add_bos=False)
-        if not target:
-            return None
-        limit = self.llm.n_ctx() - len(target)
-        prefix = prefix[-limit:] if len(prefix) > limit else prefix
-        self.llm.reset()
-        self.llm.eval(prefix + target)
-        rows = np.asarray(self.llm.scores[len(prefix) - 1:len(prefix) + len(target) - 1],
-                          dtype=np.float64)
-        top = rows.max(axis=1, keepdims=True)
-        log_norm = top[:, 0] + np.log(np.exp(rows - top).sum(axis=1))
-        picked = rows[np.arange(len(target)), target]
-        return float((picked - log_norm).mean())
-
-    def _mean_logprob_empty(self, query: str) -> float | None:
-        return self.mean_logprob(query, "")
-
-    def pmi(self, query: str, item: str) -> dict[str, Any]:
-        """``{"ql_cond", "ql_uncond", "ql_pmi"}`` for one pair (None values for an empty query)."""
-        cond = self.mean_logprob(query, item)
-        uncond = self._unconditional(query)
-        pmi = cond - uncond if cond is not None and uncond is not None else None
-        return {"ql_cond": cond, "ql_uncond": uncond, "ql_pmi": pmi}
+    async def pmi_many(self, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """``{"ql_cond", "ql_uncond", "ql_pmi"}`` per ``(query, item)`` (None for an empty
+        query); each distinct query's unconditional score is computed once."""
+        targets = [" " + query.strip() if query.strip() else "" for query, _ in pairs]
+        asks = [(self.template.format(item=item), t) for (_, item), t in zip(pairs, targets,
+                                                                             strict=True)]
+        fresh = sorted({t for t in targets if t and t not in self._unconditional})
+        empty = self.template.format(item="")
+        scored = await self.scorer.score_continuations(asks + [(empty, t) for t in fresh])
+        for target, values in zip(fresh, scored[len(asks):], strict=True):
+            self._unconditional[target] = _mean(values)
+        out = []
+        for target, values in zip(targets, scored[:len(asks)], strict=True):
+            cond = _mean(values)
+            uncond = self._unconditional.get(target) if target else None
+            pmi = cond - uncond if cond is not None and uncond is not None else None
+            out.append({"ql_cond": cond, "ql_uncond": uncond, "ql_pmi": pmi})
+        return out
 
 
-def score_run(store: "Store", run_id: str, scorer: Any, max_item_chars: int = 400
-              ) -> dict[str, Any]:
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def score_run(store: "Store", run_id: str, ql: QueryLikelihood, max_item_chars: int = 400,
+              chunk: int = 64) -> dict[str, Any]:
     """Score every labelled pair of a bad-match run and store it in ``match_scores``.
 
     Args:
         store: the writable store.
         run_id: the bad-match run.
-        scorer: anything with ``pmi(query, item) -> {"ql_cond", "ql_uncond", "ql_pmi"}``.
+        ql: the query-likelihood scorer; its continuation scorer is started and closed here.
         max_item_chars: item text is cut to this many characters.
+        chunk: pairs sent to the scorer at once.
 
     Returns:
         ``{"pairs": n, "seconds": s}``.
     """
+    import asyncio
     import time
 
     from enrich.store import utcnow
@@ -115,9 +103,26 @@ def score_run(store: "Store", run_id: str, scorer: Any, max_item_chars: int = 40
                       "FROM outputs o JOIN requests q ON q.key = o.key WHERE o.run_id = ? "
                       "ORDER BY o.row_id", [run_id]).fetchall()
     started, now, rows = time.perf_counter(), utcnow(), []
-    for pair_id, query, item in pairs:
-        scores = scorer.pmi(query or "", (item or "")[:max_item_chars])
-        rows.append({"run_id": run_id, "pair_id": pair_id, **scores,
-                     "scorer": getattr(scorer, "name", "query_likelihood"), "created_at": now})
+
+    async def score_all() -> None:
+        start, close = getattr(ql.scorer, "start", None), getattr(ql.scorer, "close", None)
+        if start is not None:
+            await start()
+        try:
+            await score_chunks()
+        finally:
+            if close is not None:
+                await close()
+
+    async def score_chunks() -> None:
+        for first in range(0, len(pairs), chunk):
+            part = pairs[first:first + chunk]
+            scores = await ql.pmi_many([(query or "", (item or "")[:max_item_chars])
+                                        for _, query, item in part])
+            rows.extend({"run_id": run_id, "pair_id": pair_id, **score, "scorer": ql.name,
+                         "created_at": now} for (pair_id, _, _), score in zip(part, scores,
+                                                                             strict=True))
+
+    asyncio.run(score_all())
     replace_run_rows(store, "match_scores", run_id, rows)
     return {"pairs": len(rows), "seconds": time.perf_counter() - started}

@@ -105,7 +105,8 @@ class SyntheticQueriesTask(Task):
         output["item_text"] = self.memo.get(result.request.row_id)
         return output
 
-    def finalize(self, store: "Store", run_id: str, console: "Console | None") -> None:
+    def finalize(self, store: "Store", run_id: str, console: "Console | None",
+                 backend: Any = None) -> None:
         """Run the consistency filter over every query of the run and store the verdicts."""
         counts = check_run(store, run_id, self.corpus or {}, self.cfg.filter)
         if console is not None:

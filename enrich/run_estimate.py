@@ -19,6 +19,7 @@ Example:
     (4812, 1830421)
 """
 
+import asyncio
 import math
 from collections.abc import Callable
 from typing import Any
@@ -197,31 +198,9 @@ def estimate_job(plan: RunPlan, store: Store, *, cache_dir: Any, sample: int = 2
         on_rows: called with the number of rows after each batch (progress).
     """
     from enrich.row_feed import RowFeed
-    from enrich.store import now_us
 
-    feed = RowFeed(plan, store, "plan")
-    id_column = plan.job.source.id_column
-    rows = cached = failed = not_renderable = 0
-    to_send: set[str] = set()
-    samples: list[Messages] = []
-    for batch in plan.source.batches(1000):
-        source_rows = [(str(row[id_column]), row) for row in batch]
-        rendered, failures = feed.render(source_rows, now_us())
-        rows += len(source_rows)
-        not_renderable += len(failures)
-        known = store.known_keys([r.key for r in rendered]) if rendered else {}
-        for item in rendered:
-            state = known.get(item.key, "missing")
-            if state is None:
-                cached += 1
-            elif state != "missing":
-                failed += 1
-            elif item.key not in to_send:
-                to_send.add(item.key)
-                if len(samples) < sample:
-                    samples.append(item.messages)
-        if on_rows is not None:
-            on_rows(len(source_rows))
+    scan = asyncio.run(_scan(RowFeed(plan, store, "plan"), plan, store, sample, on_rows))
+    rows, cached, failed, not_renderable, to_send, samples = scan
     past = past_token_means(store, plan)
     if past is not None:
         prompt_mean, output_mean = past[0], past[1]
@@ -243,3 +222,35 @@ def estimate_job(plan: RunPlan, store: Store, *, cache_dir: Any, sample: int = 2
         seconds=len(to_send) / rows_per_s if rows_per_s else None,
         price_in_per_m=price_in, price_out_per_m=price_out,
         cost=price(tokens_in, tokens_out, price_in, price_out))
+
+
+async def _scan(feed: Any, plan: RunPlan, store: Store, sample: int,
+                on_rows: Callable[[int], None] | None
+                ) -> tuple[int, int, int, int, set[str], list[Messages]]:
+    """Render every source row as a run would; count cache hits, old failures, unrenderable
+    rows and distinct requests to send; keep the first ``sample`` prompts to send."""
+    from enrich.store import now_us
+
+    id_column = plan.job.source.id_column
+    rows = cached = failed = not_renderable = 0
+    to_send: set[str] = set()
+    samples: list[Messages] = []
+    for batch in plan.source.batches(1000):
+        source_rows = [(str(row[id_column]), row) for row in batch]
+        rendered, failures = await feed.render(source_rows, now_us())
+        rows += len(source_rows)
+        not_renderable += len(failures)
+        known = store.known_keys([r.key for r in rendered]) if rendered else {}
+        for item in rendered:
+            state = known.get(item.key, "missing")
+            if state is None:
+                cached += 1
+            elif state != "missing":
+                failed += 1
+            elif item.key not in to_send:
+                to_send.add(item.key)
+                if len(samples) < sample:
+                    samples.append(item.messages)
+        if on_rows is not None:
+            on_rows(len(source_rows))
+    return rows, cached, failed, not_renderable, to_send, samples

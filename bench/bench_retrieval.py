@@ -14,11 +14,14 @@ What is measured (p50 / p95 over ``--queries`` real queries, after warm-up):
 Search cost does not depend on what the vectors mean, so the 10k item vectors are the
 encoded titles when ``--encode-items`` is given and random unit vectors otherwise (encoding 10k
 titles takes about a minute on 2 cores). Queries and titles are Home Depot search terms and
-product titles when the file is present, else generated strings.
+product titles when the file is given (``--homedepot FILE``, or
+``$ENRICH_DATA/home-depot-search-relevance/dev.csv.gz``; layouts in ``data/README.md``), else
+generated strings. Long documents are the Cranfield abstracts (``--cranfield DIR``, else
+``$ENRICH_DATA/cranfield``, else the copy in ``data/cranfield/``).
 
 Usage::
 
-    .venv/bin/python bench/bench_retrieval.py [--reranker eval/cranfield/work/models/ce]
+    .venv/bin/python bench/bench_retrieval.py [--reranker eval/cranfield/workdir/models/ce]
 """
 
 import argparse
@@ -31,17 +34,44 @@ from pathlib import Path
 
 import numpy as np
 
-HOME_DEPOT = Path("/work/shared/data/home-depot-search-relevance/dev.csv.gz")
-CRANFIELD = Path("/work/shared/data/cranfield/corpus.jsonl")
+SHIPPED_CRANFIELD = Path(__file__).resolve().parent.parent / "data" / "cranfield"
 
 
-def load_texts(n_items: int, n_queries: int) -> tuple[list[str], list[str], list[str]]:
-    """(item titles, queries, long documents) for the benchmark."""
+def data_files(homedepot: Path | None, cranfield: Path | None) -> tuple[Path | None, Path]:
+    """(Home Depot ``dev.csv.gz`` or None, Cranfield corpus file) from options and ENRICH_DATA.
+
+    Args:
+        homedepot: ``--homedepot``; default ``$ENRICH_DATA/home-depot-search-relevance/
+            dev.csv.gz`` when it exists.
+        cranfield: ``--cranfield`` folder; default ``$ENRICH_DATA/cranfield`` when it exists,
+            else ``data/cranfield/``.
+
+    Returns:
+        The two paths (the corpus may be ``corpus.jsonl`` or ``corpus.jsonl.gz``).
+    """
+    from enrich.settings import EnrichSettings
+
+    root = EnrichSettings().data
+    root = root.expanduser() if root is not None else None
+    if homedepot is None and root is not None:
+        candidate = root / "home-depot-search-relevance" / "dev.csv.gz"
+        homedepot = candidate if candidate.is_file() else None
+    if cranfield is None:
+        cranfield = root / "cranfield" if root is not None and (root / "cranfield").is_dir() \
+            else SHIPPED_CRANFIELD
+    plain = cranfield / "corpus.jsonl"
+    return homedepot, plain if plain.is_file() else cranfield / "corpus.jsonl.gz"
+
+
+def load_texts(n_items: int, n_queries: int, homedepot: Path | None = None,
+               cranfield: Path | None = None) -> tuple[list[str], list[str], list[str]]:
+    """(item titles, queries, long documents) for the benchmark (see :func:`data_files`)."""
     rng = random.Random(0)
-    if HOME_DEPOT.is_file():
+    home_depot, corpus = data_files(homedepot, cranfield)
+    if home_depot is not None and home_depot.is_file():
         import csv
 
-        with gzip.open(HOME_DEPOT, "rt", encoding="utf-8") as fh:
+        with gzip.open(home_depot, "rt", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
         titles = list(dict.fromkeys(r["product_title"] for r in rows))
         queries = list(dict.fromkeys(r["search_term"] for r in rows))
@@ -50,10 +80,12 @@ def load_texts(n_items: int, n_queries: int) -> tuple[list[str], list[str], list
         titles = [" ".join(rng.choices(words, k=12)) for _ in range(n_items)]
         queries = [" ".join(rng.choices(words, k=3)) for _ in range(n_queries)]
     docs = []
-    if CRANFIELD.is_file():
+    if corpus.is_file():
         import json
 
-        docs = [json.loads(line)["text"] for line in CRANFIELD.open(encoding="utf-8")]
+        opener = gzip.open if corpus.suffix == ".gz" else open
+        with opener(corpus, "rt", encoding="utf-8") as fh:
+            docs = [json.loads(line)["text"] for line in fh]
         docs = [d for d in docs if d.strip()]
     docs = docs or [" ".join([t] * 10) for t in titles[:200]]
     rng.shuffle(titles)
@@ -95,6 +127,10 @@ def bench_search(args: argparse.Namespace, titles: list[str], queries: list[str]
         capped = Retriever(index, encoder, threads=1)
         rows.append((f"encode+search {kind}, torch 1 thread, BLAS 1",
                      *timed(lambda q, r=capped: r.search(q, k=10), queries)))
+    exact = ItemIndex(list(map(str, range(len(titles)))), titles, vectors, name, ann=False)
+    int8 = Retriever(exact, encoder, threads=1, int8=True)
+    rows.append(("encode+search exact, int8 query encoder, torch 1 thread, BLAS 1",
+                 *timed(lambda q, r=int8: r.search(q, k=10), queries)))
     torch.set_num_threads(default_threads)
     index = ItemIndex(list(map(str, range(len(titles)))), titles, vectors, name, ann=False)
     uncapped = Retriever(index, encoder, threads=None)
@@ -142,6 +178,12 @@ def bench_rerank(args: argparse.Namespace, titles: list[str], queries: list[str]
                     f"{'int8' if int8 else 'fp32'}, torch {threads} thread(s)")
             rows.append((name, *timed(lambda q, r=reranker, c=candidates: r.score(q, c[q]),
                                       list(candidates), warmup=2)))
+    side = Reranker(model(2), batch_size=args.batch_size, int8=True, workers=2)
+    rng = random.Random(1)
+    candidates = {q: rng.sample(titles, 100) for q in queries[: args.rerank_queries]}
+    rows.append(("rerank 100 titles, 2 layers int8, 2 batches side by side (workers=2)",
+                 *timed(lambda q, c=candidates: side.score(q, c[q]), list(candidates),
+                        warmup=2)))
     return rows
 
 
@@ -158,8 +200,14 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="reranker pairs per batch")
     parser.add_argument("--rerank-only", action="store_true", help="skip the search rows")
     parser.add_argument("--encode-items", action="store_true")
+    parser.add_argument("--homedepot", type=Path, default=None,
+                        help="Home Depot dev.csv.gz [default: $ENRICH_DATA/"
+                             "home-depot-search-relevance/dev.csv.gz if present]")
+    parser.add_argument("--cranfield", type=Path, default=None,
+                        help="Cranfield folder [default: $ENRICH_DATA/cranfield if present, "
+                             "else data/cranfield]")
     args = parser.parse_args()
-    titles, queries, docs = load_texts(args.items, args.queries)
+    titles, queries, docs = load_texts(args.items, args.queries, args.homedepot, args.cranfield)
     rows = ([] if args.rerank_only else bench_search(args, titles, queries)) \
         + bench_rerank(args, titles, queries, docs)
     print(f"\n{args.items:,} items, {len(queries)} queries, "

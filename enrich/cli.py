@@ -10,10 +10,13 @@ import sys
 
 import typer
 
+from enrich.commands import batch as batch_commands
 from enrich.commands import dashboard as dashboard_commands
 from enrich.commands import distill as distill_commands
 from enrich.commands import eval as eval_commands
 from enrich.commands import index as index_commands
+from enrich.commands import init as init_commands
+from enrich.commands import plan as plan_commands
 from enrich.commands import prompts as prompts_commands
 from enrich.commands import run as run_commands
 from enrich.commands import schemas as schemas_commands
@@ -40,8 +43,10 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for
     """enrich: LLM enrichment jobs, prompt library, distillation and evaluation."""
 
 
+app.command("init")(init_commands.init)
 app.command("run")(run_commands.run)
 app.command("retry")(run_commands.retry)
+app.command("plan")(plan_commands.plan)
 app.command("status")(status_commands.status)
 app.command("export")(status_commands.export)
 app.command("models")(run_commands.models)
@@ -53,6 +58,7 @@ app.add_typer(distill_commands.app, name="distill")
 app.add_typer(index_commands.app, name="index")
 app.command("search")(index_commands.search)
 app.add_typer(schemas_commands.app, name="schemas")
+app.add_typer(batch_commands.app, name="batch")
 
 
 def _terminate_like_ctrl_c(signum: int, frame: object) -> None:
@@ -94,6 +100,7 @@ def main() -> None:
     debug = "--debug" in sys.argv or os.environ.get("ENRICH_DEBUG", "") not in ("", "0")
     try:
         signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
+        signal.signal(signal.SIGHUP, _terminate_like_ctrl_c)  # a closed terminal: the same
     except ValueError:  # not the main thread
         pass
     try:
@@ -107,6 +114,11 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - usage errors, and bugs: one line each
         if debug:
             raise
+        from enrich.optional import missing_module_error
+
+        missing = missing_module_error(exc, "this command")  # an optional package: exit 2
+        if missing is not None:
+            _fail(missing.message, missing.hint, missing.exit_code)
         _fail_unexpected(exc)
     sys.exit(code if isinstance(code, int) else 0)
 

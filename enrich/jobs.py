@@ -12,10 +12,10 @@ Example::
     concurrency: 1
 """
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -26,9 +26,14 @@ from pydantic import (
 )
 
 from enrich.errors import ConfigError
+from enrich.redact import url_credential
+from enrich.yaml_files import load_yaml_file
 
 BackendKind = Literal["llamacpp", "openai", "vllm"]
 ServerKind = Literal["vllm", "vllm-legacy", "openai", "llamacpp-server", "none"]
+
+
+_TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*( ?\( ?\d+ ?(, ?\d+ ?)?\))?(\[\])*$")
 
 
 class _Strict(BaseModel):
@@ -46,6 +51,19 @@ class SourceSpec(_Strict):
     query: str | None = Field(default=None, description="read-only SQL over `duckdb`")
     id_column: str = Field(description="column with a unique id per row")
     columns: list[str] | None = Field(default=None, description="columns to keep (default all)")
+    types: dict[str, str] | None = Field(
+        default=None,
+        description="column → DuckDB type, e.g. {price: DOUBLE}; undeclared CSV columns are "
+                    "text, exactly as written")
+
+    @field_validator("types")
+    @classmethod
+    def _type_names(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for column, name in (value or {}).items():
+            if not _TYPE_NAME.match(name):
+                raise ValueError(f"`{column}`: `{name}` is not a type name (e.g. VARCHAR, "
+                                 "BIGINT, DOUBLE, BOOLEAN, DATE, TIMESTAMP, DECIMAL(10,2))")
+        return value
 
     @model_validator(mode="after")
     def _one_kind(self) -> "SourceSpec":
@@ -85,13 +103,20 @@ class BackendSpec(_Strict):
     base_url: str | None = Field(default=None, description="e.g. http://localhost:8000/v1")
     server: ServerKind | None = Field(
         default=None,
-        description="structured-output dialect of the server; inferred from kind when omitted",
+        description="structured-output dialect of the server; when omitted, the openai "
+                    "backend asks the server what it is (default vllm)",
     )
     api_key_env: str | None = Field(
         default=None, description="name of the environment variable holding the API key"
     )
     timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20, description="per request, transport errors")
+    max_retry_after_s: float = Field(
+        default=60.0, gt=0, le=3600, description="longest wait a server's Retry-After gets")
+    server_wait_s: float = Field(
+        default=60.0, ge=0, le=86400,
+        description="how long a run waits for a server that stopped answering before it stops "
+                    "(the rows stay pending)")
     n_threads: int | None = Field(default=None, ge=1, description="llama.cpp threads")
     n_ctx: int = Field(default=4096, ge=256)
 
@@ -100,7 +125,7 @@ class BackendSpec(_Strict):
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.lower().startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https:// (e.g. http://localhost:8000/v1)")
-        if value is not None and "@" in value.split("/")[2]:
+        if value is not None and ("@" in value.split("/")[2] or url_credential(value)):
             raise ValueError("must not hold credentials (they would be stored with the run): "
                              "put the key in an environment variable named by `api_key_env`")
         return value
@@ -153,18 +178,34 @@ def find_project_root(start: Path) -> Path:
     return start
 
 
-def _format_validation_error(path: Path, err: ValidationError) -> str:
+def _format_validation_error(path: Path, err: ValidationError,
+                             options: dict[str, str] | None = None) -> tuple[str, str]:
+    """(message, hint) for the first validation error; one that a command-line option caused
+    names the option (``options``: dotted key → option), not the job file."""
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
     more = f" (+{len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
-    return f"{path}: `{where}`: {msg}{more}"
+    option = (options or {}).get(where)
+    if option is not None:
+        return f"Invalid value for '{option}': {msg}{more}", "see `enrich run --help`"
+    return f"{path}: `{where}`: {msg}{more}", "fix the job file"
 
 
-def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> JobSpec:
+def load_job(path: str | Path, overrides: dict[str, Any] | None = None,
+             options: dict[str, str] | None = None) -> JobSpec:
     """Read and validate a job file, applying CLI ``overrides`` (dotted keys → values).
+
+    Args:
+        path: the job file.
+        overrides: dotted keys → values that replace the file's (None: keep the file's).
+        options: dotted keys → the command-line option that set them (``--concurrency``), so
+            an invalid value blames the option instead of the job file.
+
+    Returns:
+        The validated job, with ``path`` and project ``root`` set.
 
     Raises:
         ConfigError: the file is missing, is not YAML, or does not validate.
@@ -172,19 +213,10 @@ def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> JobSp
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"job file not found: {path}", "check the path (see jobs/ for examples)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None)
-        raise ConfigError(f"{path}:{line} is not valid YAML" + (f" ({problem})" if problem else
-                                                                  ""),
-                          "fix the YAML syntax") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path} is not UTF-8 text", "save the job file as UTF-8") from exc
+    raw = load_yaml_file(path, "job file")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a job file must be a YAML mapping", "see jobs/ for examples")
+    applied: dict[str, str] = {}
     for dotted, value in (overrides or {}).items():
         if value is None:
             continue
@@ -192,9 +224,13 @@ def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> JobSp
         *parents, leaf = dotted.split(".")
         for key in parents:
             target = target.setdefault(key, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"{path}: `{key}` must be a mapping", "fix the job file")
         target[leaf] = value
+        if options and dotted in options:
+            applied[dotted] = options[dotted]
     try:
         job = JobSpec.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(path, exc), "fix the job file") from exc
+        raise ConfigError(*_format_validation_error(path, exc, applied)) from exc
     return job.model_copy(update={"path": path.resolve(), "root": find_project_root(path.parent)})

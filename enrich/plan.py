@@ -20,11 +20,13 @@ import orjson
 
 from enrich.errors import ConfigError
 from enrich.jobs import JobSpec
-from enrich.prompts import Messages, PromptFile, PromptLibrary, RenderError
+from enrich.prompt_versions import load_prompt
+from enrich.prompts import Messages, PromptFile, RenderError, shadowed_columns
 from enrich.repair import repair_json_text
 from enrich.schema_registry import OutputInvalid, OutputSchema, SchemaRegistry
 from enrich.sources import RowSource
 from enrich.store import Store
+from enrich.stored_rows import StoredRows
 from enrich.tasks import Task, get_task
 
 
@@ -41,26 +43,36 @@ class RunPlan:
     prompt: PromptFile
     schema: OutputSchema
     params: dict[str, Any]
-    source: RowSource
+    source: "RowSource | StoredRows"
     fingerprint: str
     key_prefix: bytes
     task: Task
 
     @classmethod
-    def build(cls, job: JobSpec, store: Store | None = None) -> "RunPlan":
-        """Resolve and check everything (raises ConfigError / SourceError with hints)."""
-        library = PromptLibrary(job.root / "prompts")
-        prompt = library.get(job.prompt)
+    def build(cls, job: JobSpec, store: Store | None = None,
+              retry_run: str | None = None) -> "RunPlan":
+        """Resolve and check everything (raises ConfigError / SourceError with hints).
+
+        ``prompt: NAME@VERSION`` runs that version from the store's prompt history (or git);
+        with ``retry_run`` the rows are that run's stored failures (their recorded inputs),
+        so the source file is not read at all.
+        """
+        prompt = load_prompt(job.root, job.prompt, store)
         schema = SchemaRegistry(job.root / "schemas").get(job.schema_name or prompt.schema_name)
         params = job.params.merged_over(prompt.params).model_dump(exclude_none=True)
-        source = RowSource(job, store.reader() if store else None, store.path if store else None)
-        source.check_ids()
+        if retry_run is not None and store is not None:
+            source: RowSource | StoredRows = StoredRows(job, store, retry_run)
+        else:
+            source = RowSource(job, store.reader() if store else None,
+                               store.path if store else None)
+            source.check_ids()
         backend = job.backend
         version = source.version()  # a changed source file is a new run (on the cache)
         fingerprint = _hash(job.name, source.label, job.source.id_column, job.source.columns,
                             job.limit, prompt.version, schema.fingerprint, backend.kind,
                             backend.model, backend.base_url, params, job.task_options,
-                            *([version] if version else []))
+                            *([version] if version else []),
+                            *([("types", job.source.types)] if job.source.types else []))
         key_prefix = orjson.dumps([backend.model, params, schema.fingerprint, prompt.version],
                                   option=orjson.OPT_SORT_KEYS)
         task = get_task(job.task or prompt.task, job.task_options)
@@ -98,13 +110,32 @@ class RunPlan:
                 wrong, so the job stops before anything is sent.
         """
         try:
-            return self.prompt.render(self.task.variables(row))
+            variables = self.task.variables(row)
+            if strict:
+                self._check_shadowing(row, variables)
+            return self.prompt.render(variables)
         except RenderError as exc:
             if strict:
                 raise ConfigError(f"row {row_id}: {exc}",
                                   f"fix prompts/{self.prompt.name}.yaml or the source columns "
                                   f"({', '.join(self.source.columns)})") from exc
             raise
+
+    def _check_shadowing(self, row: dict[str, Any], variables: dict[str, Any]) -> None:
+        """Refuse a source column that a template variable of the same name hides."""
+        told: set[str] = set()
+        for value in self.task.template_options().values():
+            told.update(v for v in (value if isinstance(value, list) else [value])
+                        if isinstance(v, str))
+        shadowed = shadowed_columns(row, variables, told)
+        if shadowed:
+            name = shadowed[0]
+            what = {"row": "the whole row", "options": "the job's task_options"}.get(
+                name, f"set by task `{self.task.name}`")
+            raise ConfigError(
+                f"{self.job.path}: source column `{name}` has the name of a template variable "
+                f"({{{{ {name} }}}} is {what}), so the template could not show the column",
+                "rename the column (or leave it out with `source.columns`)")
 
     def prompt_too_long(self, row_id: str, messages: Messages) -> str | None:
         """Why a rendered prompt is too long to send (over ``max_prompt_chars``), or None."""

@@ -3,7 +3,9 @@
 Counts only rows that are durably stored, so what the bar says is what a crash would keep.
 """
 
+import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rich.console import Console
@@ -53,15 +55,17 @@ class RunProgress:
         self._log_console = console if console is not None and not console.is_terminal else None
         self._log_every_s = log_every_s
         self._last_log = time.perf_counter()
+        self.note: str | None = None
         if console is not None and self._log_console is None:
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]:>7.1f} rows/s"),
                 TextColumn("ok {task.fields[ok]} · cached {task.fields[cached]} · "
                            "[red]failed {task.fields[failed]}[/] · tok {task.fields[tok]}"),
-                TimeElapsedColumn(), console=console, refresh_per_second=4, transient=False)
+                TimeElapsedColumn(), TextColumn("[yellow]{task.fields[note]}"),
+                console=console, refresh_per_second=4, transient=False)
             self._task = self._progress.add_task(description, total=total, rate=0.0, ok=0,
-                                                 cached=0, failed=0, tok="0/0")
+                                                 cached=0, failed=0, tok="0/0", note="")
 
     def __enter__(self) -> "RunProgress":
         if self._progress is not None:
@@ -81,7 +85,23 @@ class RunProgress:
         self._progress.update(
             self._task, completed=counters.already_done + counters.stored,
             rate=counters.rows_per_s(), ok=counters.ok, cached=counters.cached,
-            failed=counters.failed, tok=f"{counters.tokens_in}/{counters.tokens_out}")
+            failed=counters.failed, tok=f"{counters.tokens_in}/{counters.tokens_out}",
+            note=self.note or "")
+
+    def set_note(self, note: str | None) -> None:
+        """What the run is waiting for, shown after the counts (None: nothing)."""
+        self.note = note
+
+    async def show_notes(self, counters: RunCounters, note: Callable[[], str | None],
+                         every_s: float = 0.5) -> None:
+        """Poll ``note()`` (e.g. a backend's "waiting 42 s (Retry-After)") and show it while it
+        is set; runs until cancelled."""
+        while True:
+            await asyncio.sleep(every_s)
+            text = note()
+            if text != self.note:
+                self.set_note(text)
+                self.update(counters)
 
     def _log_line(self, counters: RunCounters) -> None:
         now = time.perf_counter()
@@ -93,7 +113,8 @@ class RunProgress:
         self._log_console.print(
             f"{self.description}: {done:,}/{self.total:,} rows · {counters.rows_per_s():.1f} "
             f"rows/s · ok {counters.ok} · cached {counters.cached} · failed {counters.failed} · "
-            f"tokens {counters.tokens_in:,}/{counters.tokens_out:,}", highlight=False)
+            f"tokens {counters.tokens_in:,}/{counters.tokens_out:,}"
+            + (f" · {self.note}" if self.note else ""), highlight=False)
 
 
 @dataclass

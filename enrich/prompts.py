@@ -6,7 +6,8 @@ whole row as ``row`` and the job's task options as ``options``. Rendering uses J
 ``ImmutableSandboxedEnvironment`` with ``StrictUndefined``: a template cannot reach Python
 internals, change the row it renders, or read files (``include``/``import``/``extends`` are
 refused when the prompt is loaded), and a missing column is an error naming the column and the
-row.
+row. Rendering is bounded in time and size (``enrich/render_limits.py``): a row whose template
+loops for ever or builds a huge string fails alone (``RenderLimit``).
 
 The version of a prompt is a content hash (12 hex digits) of everything that changes what is
 sent: templates, schema name and parameters. Editing a comment in the YAML does not change it.
@@ -27,17 +28,30 @@ import orjson
 import yaml
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from enrich.errors import ConfigError
 from enrich.jobs import SamplingParams
+from enrich.render_limits import (
+    MAX_CHARS,
+    MAX_SECONDS,
+    BoundedSandbox,
+    LimitExceeded,
+    render_bounded,
+)
+from enrich.yaml_files import load_yaml_file
 
 Messages = list[dict[str, str]]
 
 
 class RenderError(Exception):
     """A row could not be rendered (missing column, sandbox violation, template error)."""
+
+
+class RenderLimit(RenderError):
+    """A row's prompt went over a render limit (time or size): a row failure, never a job
+    error (see ``enrich/render_limits.py``)."""
 
 
 class PromptFile(BaseModel):
@@ -71,9 +85,9 @@ class PromptFile(BaseModel):
 
     @cached_property
     def _templates(self) -> tuple[Any, Any]:
-        env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
-                                   keep_trailing_newline=False, trim_blocks=True,
-                                   lstrip_blocks=True)
+        env = BoundedSandbox(undefined=StrictUndefined, autoescape=False,
+                             keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True,
+                             finalize=shown_value)
         templates = env.from_string(self.system), env.from_string(self.user)
         for template in templates:
             # a plain dict instead of Jinja's ChainMap of template and environment globals:
@@ -99,19 +113,31 @@ class PromptFile(BaseModel):
                     "extend other templates (they cannot read files)",
                     "put the text in the prompt file itself")
 
-    def render(self, variables: dict[str, Any]) -> Messages:
+    def render(self, variables: dict[str, Any], *, max_seconds: float = MAX_SECONDS,
+               max_chars: int = MAX_CHARS) -> Messages:
         """The chat messages for one row.
+
+        Args:
+            variables: what the templates see.
+            max_seconds: time budget of each template.
+            max_chars: size budget of each template's output and of values built on the way.
 
         Raises:
             RenderError: a variable is missing or the template broke the sandbox rules.
+            RenderLimit: a template went over ``max_seconds`` or ``max_chars``.
         """
         system_t, user_t = self._templates
+        limits = {"max_seconds": max_seconds, "max_chars": max_chars}
         try:
             messages: Messages = []
             if self.system:
-                messages.append({"role": "system", "content": system_t.render(variables).strip()})
-            messages.append({"role": "user", "content": user_t.render(variables).strip()})
+                messages.append({"role": "system", "content": render_bounded(
+                    system_t, variables, **limits).strip()})
+            messages.append({"role": "user",
+                             "content": render_bounded(user_t, variables, **limits).strip()})
             return messages
+        except LimitExceeded as exc:
+            raise RenderLimit(f"prompt `{self.name}`: {exc}") from exc
         except UndefinedError as exc:
             why = "; the source has no such column (or the row lacks it)" \
                 if str(exc.message).endswith("is undefined") else ""
@@ -158,28 +184,82 @@ def template_variables(row: dict[str, Any], options: dict[str, Any] | None = Non
     return {**row, "row": row, "options": options or {}}
 
 
-class PromptLibrary:
-    """The prompt files of a project.
+def shown_value(value: Any) -> Any:
+    """How ``{{ value }}`` prints: None as the empty string, a dict or list (a nested source
+    column: struct, map, list) as JSON text, anything else as itself (Jinja makes it text).
+
+    Example:
+        >>> shown_value(None), shown_value({"a": [1, 2]}), shown_value("1e5")
+        ('', '{"a":[1,2]}', '1e5')
+    """
+    if value is None:
+        return ""
+    if isinstance(value, dict | list | tuple):
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    return value
+
+
+def shadowed_columns(row: dict[str, Any], variables: dict[str, Any],
+                     task_columns: set[str] = frozenset()) -> list[str]:
+    """Source columns whose name the template context gives another value (``row``,
+    ``options``, or a variable a task adds), so ``{{ name }}`` would not show the column.
 
     Args:
-        folder: the ``prompts/`` folder.
+        row: one source row.
+        variables: what the template sees for that row.
+        task_columns: columns the task was told to read (``task_options``): a variable of the
+            same name derived from that column (``history``, ``query``) is what was asked for.
+
+    Returns:
+        The shadowed column names, in row order.
+    """
+    shadowed = []
+    for name, value in row.items():
+        if name not in variables or variables[name] is value:
+            continue
+        if name in ("row", "options") or name not in task_columns:
+            shown = variables[name]
+            if not (isinstance(shown, str) and shown == ("" if value is None else str(value))):
+                shadowed.append(name)
+    return shadowed
+
+
+class PromptLibrary:
+    """The prompt files of a project, then the built-in library for names it does not define.
+
+    Args:
+        folder: the project's ``prompts/`` folder.
+        builtin: also look in the built-in library that ships with enrich
+            (:mod:`enrich._builtin`); a project prompt of the same name wins.
     """
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, builtin: bool = True):
+        from enrich._builtin import builtin_folder
+
         self.folder = Path(folder)
+        self.builtin_folder = builtin_folder("prompts", self.folder) if builtin else None
 
     def paths(self) -> list[Path]:
-        """Every prompt file, sorted by name."""
-        if not self.folder.is_dir():
+        """Every prompt file of the project, sorted by name."""
+        return _prompt_files(self.folder)
+
+    def builtin_paths(self) -> list[Path]:
+        """Built-in prompt files whose name the project does not define, sorted by name."""
+        if self.builtin_folder is None:
             return []
-        return sorted([*self.folder.glob("*.yaml"), *self.folder.glob("*.yml")])
+        own = {p.stem for p in self.paths()}
+        return [p for p in _prompt_files(self.builtin_folder) if p.stem not in own]
+
+    def sources(self) -> list[tuple[Path, str]]:
+        """Every prompt file with where it comes from: ``project`` or ``built-in``."""
+        from enrich._builtin import BUILTIN, PROJECT
+
+        return [*((p, PROJECT) for p in self.paths()),
+                *((p, BUILTIN) for p in self.builtin_paths())]
 
     def load_file(self, path: Path) -> PromptFile:
         """Read and validate one prompt file."""
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML", "fix the YAML syntax") from exc
+        raw = load_yaml_file(path, "prompt file")
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: a prompt file must be a YAML mapping",
                               "see prompts/ for examples")
@@ -194,29 +274,47 @@ class PromptLibrary:
         return prompt
 
     def get(self, name: str) -> PromptFile:
-        """The prompt called ``name`` (the file stem or its ``name`` field)."""
-        for path in self.paths():
-            if path.stem == name:
-                return self.load_file(path)
-        for path in self.paths():  # a file whose `name:` differs from its stem
-            try:
-                declared = yaml.safe_load(path.read_text(encoding="utf-8")).get("name")
-            except (yaml.YAMLError, UnicodeDecodeError, AttributeError):
-                continue  # a broken file only matters when it is the one asked for
-            if declared == name:
+        """The prompt called ``name`` (the file stem or its ``name`` field): the project's
+        own, else the built-in one."""
+        for paths in (self.paths(), self.builtin_paths()):
+            path = self._find(paths, name)
+            if path is not None:
                 return self.load_file(path)
         if not self.folder.is_dir():
             raise ConfigError(f"unknown prompt `{name}`: there is no `prompts/` folder at "
                               f"{self.folder}",
                               "keep job files inside a project folder (the nearest folder "
-                              "above the job file that holds prompts/)")
+                              "above the job file that holds prompts/), or start one with "
+                              "`enrich init`")
         known = ", ".join(p.stem for p in self.paths()) or "none"
+        builtin = ", ".join(p.stem for p in self.builtin_paths())
         raise ConfigError(f"unknown prompt `{name}` (looked in {self.folder})",
-                          f"available prompts: {known}")
+                          f"available prompts: {known}" + (f"; built-in: {builtin}"
+                                                           if builtin else ""))
+
+    @staticmethod
+    def _find(paths: list[Path], name: str) -> Path | None:
+        for path in paths:
+            if path.stem == name:
+                return path
+        for path in paths:  # a file whose `name:` differs from its stem
+            try:
+                declared = load_yaml_file(path, "prompt file").get("name")
+            except (ConfigError, AttributeError):
+                continue  # a broken file only matters when it is the one asked for
+            if declared == name:
+                return path
+        return None
 
     def all(self) -> list[PromptFile]:
-        """Every prompt in the library."""
-        return [self.load_file(p) for p in self.paths()]
+        """Every prompt: the project's, then the built-in ones it does not override."""
+        return [self.load_file(p) for p, _ in self.sources()]
+
+
+def _prompt_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
 
 
 def diff_prompts(old: PromptFile, new: PromptFile) -> str:

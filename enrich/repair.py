@@ -1,12 +1,50 @@
 """Cheap local repair of almost-JSON before asking the model again.
 
 Small models wrap JSON in code fences, add a sentence before it, or stop mid-object at
-``max_tokens``. These are fixed without another LLM call; anything else is left to a re-ask.
+``max_tokens``; grammar-constrained servers (llama.cpp's JSON grammar) let a raw newline or tab
+into a string, which JSON forbids. These are fixed without another LLM call; anything else is
+left to a re-ask.
 """
 
 import re
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
+def _escape_control_characters(text: str) -> str:
+    """Escape raw control characters (U+0000 to U+001F) inside JSON strings.
+
+    JSON forbids them there, but llama.cpp's JSON grammar lets a model write them. Characters
+    outside strings (newlines between tokens) are left alone.
+
+    Args:
+        text: almost-JSON text.
+
+    Returns:
+        The text with ``\\n``, ``\\t``, ... (or ``\\u00XX``) in place of raw control
+        characters inside strings.
+    """
+    out: list[str] = []
+    in_string = escaped = False
+    for ch in text:
+        if in_string and ch < " ":
+            # after a lone backslash, write an escaped backslash first: `\<newline>` was
+            # meant as a backslash followed by a line break
+            out.append(("\\" if escaped else "") + _SHORT_ESCAPES.get(ch, f"\\u{ord(ch):04x}"))
+            escaped = False
+            continue
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        out.append(ch)
+    return "".join(out)
 
 
 def _close_truncated(text: str) -> str:
@@ -46,6 +84,8 @@ def repair_json_text(text: str) -> str | None:
         '{"a": 1}'
         >>> repair_json_text('{"a": [1, 2')
         '{"a": [1, 2]}'
+        >>> repair_json_text('{"a": "line one\\nline two"}')
+        '{"a": "line one\\\\nline two"}'
     """
     candidate = text
     fenced = _FENCE.match(candidate)
@@ -54,7 +94,7 @@ def repair_json_text(text: str) -> str | None:
     start = candidate.find("{")
     if start < 0:
         return None
-    candidate = candidate[start:]
+    candidate = _escape_control_characters(candidate[start:])
     end = candidate.rfind("}")
     balanced = candidate[: end + 1] if end >= 0 else candidate
     if balanced.count("{") == balanced.count("}") and balanced.count("[") == balanced.count("]"):

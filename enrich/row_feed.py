@@ -7,22 +7,25 @@ on the plan and on what the store already holds.
 Example:
     >>> feed = RowFeed(plan, store, run_id)
     >>> async for batch in feed.batches():
-    ...     rendered, failures = feed.render(batch, now_us())
+    ...     rendered, failures = await feed.render(batch, now_us())
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any, NamedTuple
 
 import orjson
 
+from enrich.errors import ConfigError
 from enrich.plan import RunPlan
-from enrich.prompts import Messages, RenderError
+from enrich.prompts import Messages, RenderError, RenderLimit
 from enrich.store import Store
 
 SourceRow = tuple[str, dict[str, Any]]
 # (run_id, row_id, key, kind, message, content, sends, input JSON, created_at µs)
 FailureRecord = tuple[str, str, str | None, str, str, str | None, int, str, int]
+_SLICE_S = 0.02  # render at most this long before letting the event loop run
 
 
 class Rendered(NamedTuple):
@@ -66,8 +69,9 @@ class RowFeed:
         id_column = self.plan.job.source.id_column
         iterator = self.plan.source.batches(self.batch_rows)
         # what the run stored before this process started, read once (a query per batch made
-        # a resumed 100,000-row job spend seconds skipping its first half)
-        done = await asyncio.to_thread(self.store.stored_row_ids, self.run_id)
+        # a resumed 100,000-row job spend seconds skipping its first half); rows whose failure
+        # was transient are not done: a rerun sends them again
+        done = await asyncio.to_thread(self.store.stored_row_ids, self.run_id, True)
         while True:
             batch = await asyncio.to_thread(next, iterator, None)
             if batch is None:
@@ -77,32 +81,56 @@ class RowFeed:
             if todo:
                 yield todo
 
-    def render(self, batch: list[SourceRow], now: int
-               ) -> tuple[list[Rendered], list[FailureRecord]]:
-        """Render each row; rows that do not render (a template error, a prompt over
-        ``max_prompt_chars``) come back as failure records instead.
+    async def render(self, batch: list[SourceRow], now: int,
+                     stopped: Callable[[], bool] = lambda: False
+                     ) -> tuple[list[Rendered], list[FailureRecord]]:
+        """Render each row; rows that do not render (a template error, a render limit, a
+        prompt over ``max_prompt_chars``) come back as failure records instead.
+
+        Yields to the event loop every few milliseconds (so Ctrl-C is seen while a slow
+        template renders), and stops early once ``stopped()``: the rows not rendered yet are
+        in neither list (they stay pending).
 
         Raises:
             ConfigError: the run's first row does not render (the template itself is wrong).
         """
-        plan = self.plan
         rendered: list[Rendered] = []
         failures: list[FailureRecord] = []
+        slice_end = time.perf_counter() + _SLICE_S
         for row_id, row in batch:
-            input_json = orjson.dumps(row, default=str).decode()
-            try:
-                messages = plan.render(row_id, row, strict=self._first_row)
-                self._first_row = False
-            except RenderError as exc:
-                failures.append((self.run_id, row_id, None, "template_error", str(exc), None, 0,
-                                 input_json, now))
-                continue
-            too_long = plan.prompt_too_long(row_id, messages)
-            if too_long:
-                failures.append((self.run_id, row_id, None, "prompt_too_long", too_long, None,
-                                 0, input_json, now))
-                continue
-            messages_json = orjson.dumps(messages)
-            rendered.append(Rendered(row_id, messages, messages_json,
-                                     plan.request_key(messages_json), input_json))
+            if stopped():
+                break
+            if time.perf_counter() > slice_end:
+                await asyncio.sleep(0)
+                slice_end = time.perf_counter() + _SLICE_S
+            outcome = self._render_row(row_id, row, now)
+            (rendered if isinstance(outcome, Rendered) else failures).append(outcome)
         return rendered, failures
+
+    def _render_row(self, row_id: str, row: dict[str, Any], now: int
+                    ) -> "Rendered | FailureRecord":
+        plan = self.plan
+        input_json = orjson.dumps(row, default=str).decode()
+        try:
+            messages = plan.render(row_id, row, strict=self._first_row)
+            self._first_row = False
+        except ConfigError as exc:  # the first row: a render limit is still the row's own
+            if not isinstance(exc.__cause__, RenderLimit):
+                raise
+            return self._failure(row_id, "render_limit", f"row {row_id}: {exc.__cause__}",
+                                 input_json, now)
+        except RenderLimit as exc:
+            return self._failure(row_id, "render_limit", f"row {row_id}: {exc}", input_json,
+                                 now)
+        except RenderError as exc:
+            return self._failure(row_id, "template_error", str(exc), input_json, now)
+        too_long = plan.prompt_too_long(row_id, messages)
+        if too_long:
+            return self._failure(row_id, "prompt_too_long", too_long, input_json, now)
+        messages_json = orjson.dumps(messages)
+        return Rendered(row_id, messages, messages_json, plan.request_key(messages_json),
+                        input_json)
+
+    def _failure(self, row_id: str, kind: str, message: str, input_json: str, now: int
+                 ) -> FailureRecord:
+        return (self.run_id, row_id, None, kind, message, None, 0, input_json, now)

@@ -1,28 +1,39 @@
-"""How a run is stopped: by the user (Ctrl-C, SIGTERM) or by a server that rejects every request.
+"""How a run is stopped: by the user (Ctrl-C, SIGTERM, SIGHUP), by a server that rejects every
+request, or by a backend task that died.
 
-- :class:`StopSignals`: the first Ctrl-C or SIGTERM stops sending new requests and lets the ones
-  in flight finish and be stored, so nothing that was paid for is lost; a second Ctrl-C stops
-  at once (what is in flight is then sent again on resume).
+- :class:`StopSignals`: the first Ctrl-C, SIGTERM or SIGHUP stops sending new requests and gives
+  the ones in flight a short grace period to finish and be stored (the runner then drops the
+  rest: they stay pending); a second signal stops at once.
 - :class:`RejectionGuard`: when the first requests of a run are all rejected as malformed
   (HTTP 400: a parameter or schema the server does not accept), the job is wrong, not the rows.
   The guard holds those failures back and stops the run with the server's message, instead of
   recording every row of the source as failed.
+- :class:`TaskWatch`: notices a task that ended with an exception nobody collected (a backend
+  worker that raised leaves its request without an answer, and the run would wait for ever).
+- :func:`until_done` and :func:`within`: waits that a stop, or a backend that never answers,
+  cannot stretch.
 """
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class StopSignals:
-    """Ctrl-C / SIGTERM handlers for the duration of a run (a no-op off the main thread).
+    """Ctrl-C / SIGTERM / SIGHUP handlers for the duration of a run (a no-op off the main
+    thread).
+
+    The handlers are plain ``signal.signal`` handlers: they run between two bytecodes of the
+    main thread even while it renders a slow template, set :attr:`received` at once (code that
+    loops can poll it) and hand the callbacks to the event loop.
 
     Args:
         on_first: called on the first signal (stop sending, drain what is in flight).
-        on_again: called on a second Ctrl-C (stop now).
+        on_again: called on a second signal (stop now).
     """
 
     def __init__(self, on_first: Callable[[], object], on_again: Callable[[], object]):
@@ -32,35 +43,31 @@ class StopSignals:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._previous: dict[int, Any] = {}
 
-    def _handle(self, signum: int) -> None:
+    def _on_signal(self, signum: int, frame: object) -> None:
         self.received += 1
-        if self.received == 1:
-            self.on_first()
-        elif signum == signal.SIGINT:
-            self.on_again()
+        callback = self.on_first if self.received == 1 else self.on_again
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(callback)
 
     def install(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             for signum in _SIGNALS:
-                self._previous[signum] = signal.getsignal(signum)
-                loop.add_signal_handler(signum, self._handle, signum)
-        except (NotImplementedError, RuntimeError, ValueError):
-            return  # not the main thread or not supported: Ctrl-C raises as usual
+                self._previous[signum] = signal.signal(signum, self._on_signal)
+        except ValueError:  # not the main thread: Ctrl-C raises as usual
+            self._restore()
+            return
         self._loop = loop
 
     def remove(self) -> None:
-        if self._loop is None:
-            return
-        for signum in _SIGNALS:
-            try:
-                self._loop.remove_signal_handler(signum)
-                previous = self._previous.get(signum)
-                if previous is not None:  # asyncio would leave SIG_DFL: restore the caller's
-                    signal.signal(signum, previous)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
+        self._restore()
         self._loop = None
+
+    def _restore(self) -> None:
+        for signum, previous in self._previous.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signum, previous)
+        self._previous.clear()
 
 
 class RejectionGuard:
@@ -105,3 +112,84 @@ class RejectionGuard:
         self.active = False
         held, self.held = self.held, []
         return held
+
+
+class TaskWatch:
+    """Records tasks created during a run that end with an exception nobody collected.
+
+    Installed as the event loop's task factory for the duration of the run; each task it makes
+    is checked half a second after it ends, so an exception its creator awaits and handles is
+    not reported.
+
+    Args:
+        on_died: called with (task name, exception) for such a task.
+        ignore: tasks whose errors the caller handles itself.
+    """
+
+    def __init__(self, on_died: Callable[[str, BaseException], object],
+                 ignore: set[asyncio.Task[Any]] | None = None):
+        self.on_died = on_died
+        self.ignore = ignore if ignore is not None else set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._previous: Any = None
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._loop, self._previous = loop, loop.get_task_factory()
+
+        def factory(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any],
+                    **kwargs: Any) -> asyncio.Task[Any]:
+            make = self._previous or asyncio.Task
+            task: asyncio.Task[Any] = make(coro, loop=loop, **kwargs) if make is asyncio.Task \
+                else make(loop, coro, **kwargs)
+            task.add_done_callback(self._ended)
+            return task
+
+        loop.set_task_factory(factory)
+
+    def remove(self) -> None:
+        if self._loop is not None:
+            self._loop.set_task_factory(self._previous)
+            self._loop = None
+
+    def _ended(self, task: asyncio.Task[Any]) -> None:
+        if self._loop is not None and not task.cancelled() and task not in self.ignore:
+            self._loop.call_later(0.5, self._check, task)
+
+    def _check(self, task: asyncio.Task[Any]) -> None:
+        # asyncio's own flag for "exception never retrieved" (what it logs at garbage collection)
+        if self._loop is not None and getattr(task, "_log_traceback", False):
+            self.on_died(task.get_name(), task.exception())  # (this marks it retrieved)
+
+
+async def until_done(worker: "asyncio.Task[Any]", stop: asyncio.Event, grace_s: float) -> None:
+    """Wait for ``worker``; once ``stop`` is set, at most ``grace_s`` more, then cancel it
+    (what it had in flight is dropped) and wait at most one more second for it to end.
+
+    Raises:
+        BaseException: whatever ``worker`` raised (not its cancellation).
+    """
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not worker.done():
+            await asyncio.wait({worker}, timeout=grace_s)
+        if not worker.done():
+            worker.cancel()
+            await asyncio.wait({worker}, timeout=1.0)
+    finally:
+        stopping.cancel()
+    if worker.done() and not worker.cancelled() and worker.exception() is not None:
+        raise worker.exception()  # type: ignore[misc]
+
+
+async def within(awaitable: Awaitable[Any], seconds: float) -> None:
+    """Await ``awaitable`` for at most ``seconds`` (a backend's clean-up must not hold up the
+    exit); an error in it is ignored."""
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if task in done:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            task.result()
+    else:
+        task.cancel()

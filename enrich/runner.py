@@ -5,7 +5,9 @@ the backend works through requests with its own concurrency, one consumer valida
 one writer task flushes them to DuckDB in transactions every ``flush_interval`` seconds or
 ``flush_rows`` rows. A row counts as done only once its transaction commits, so a process killed
 at any moment resumes with nothing lost; only requests in flight (or finished but not yet
-flushed) at the kill are sent again.
+flushed) at the kill are sent again. A first Ctrl-C, SIGTERM or SIGHUP sends nothing new and
+gives what is in flight ``grace_s`` seconds (the rest stays pending); a server that stops
+answering pauses the run, then stops it with its rows pending (``server_watch.py``).
 
 Example:
     >>> plan = RunPlan.build(load_job("jobs/movielens_item_metadata.yaml"), store)
@@ -14,32 +16,26 @@ Example:
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from rich.console import Console
 
+from enrich.backend_session import BackendFactory, BackendSession
 from enrich.backends.base import Backend, LLMRequest, LLMResult
 from enrich.batch_writer import BatchWriter
 from enrich.errors import BackendError, EnrichError
+from enrich.inflight import InFlightTable, RecentKeys
 from enrich.plan import RunPlan
 from enrich.progress import RunCounters, RunProgress, RunSummary
+from enrich.reask import with_more_room, with_the_problem
+from enrich.request_stream import RequestStream
 from enrich.row_feed import RowFeed, SourceRow
-from enrich.run_control import RejectionGuard, StopSignals
-from enrich.run_open import open_run, replayable_run
+from enrich.run_control import RejectionGuard, StopSignals, TaskWatch, until_done, within
+from enrich.run_open import already_done, close_run, open_run, replay, replayable_run
 from enrich.schema_registry import OutputInvalid
 from enrich.store import PendingWrites, Store, now_us
 from enrich.store.queries import run_counts
-
-BackendFactory = Callable[[], Backend]
-
-
-@dataclass(slots=True)
-class _InFlight:
-    messages_json: bytes
-    rows: list[tuple[str, str]]  # (row_id, input_json); more than one when rows share a key
 
 
 class Runner:
@@ -57,46 +53,47 @@ class Runner:
         flush_rows: write as soon as this many rows are waiting.
         flush_interval: write at least this often (seconds).
         batch_rows: rows read from the source and checked against the store at once.
+        grace_s: after a stop, how long requests in flight may take to come back.
+        server_wait_s: how long to wait for a server that stopped answering (default: the
+            job's ``backend.server_wait_s``).
     """
 
     def __init__(self, plan: RunPlan, store: Store, backend: Backend | BackendFactory, *,
                  console: Console | None = None, retry_run: str | None = None,
-                 flush_rows: int = 512, flush_interval: float = 0.2, batch_rows: int = 1000):
+                 flush_rows: int = 512, flush_interval: float = 0.2, batch_rows: int = 1000,
+                 grace_s: float = 2.0, server_wait_s: float | None = None):
         self.plan = plan
         self.store = store
-        self.backend: Backend | None = None
-        self._make_backend: BackendFactory | None = None
-        if callable(getattr(backend, "generate", None)):
-            self.backend = cast(Backend, backend)
-        else:
-            self._make_backend = cast(BackendFactory, backend)
         self.console = console
         self.retry_run = retry_run
         self.flush_rows = flush_rows
         self.flush_interval = flush_interval
         self.batch_rows = batch_rows
+        self.grace_s = grace_s
         self.counters = RunCounters()
         self.run_id = ""
-        self._queue: asyncio.Queue[LLMRequest | None] = asyncio.Queue()
-        self._inflight: dict[str, _InFlight] = {}
-        # keys answered in this process whose commit the producer's last store lookup may not
-        # have seen; pruned once committed (the store answers for them from then on)
-        self._done_keys: set[str] = set()
-        self._committed_keys: list[list[str]] = []
+        self._requests = RequestStream(on_drop=self._dropped)
+        self._session = BackendSession(
+            backend, self._requests, plan.job.backend.server_wait_s if server_wait_s is None
+            else server_wait_s, self._handle, lambda reason: self._request_stop(), console)
+        # at most this many requests outstanding (the producer then waits for half of them)
+        self._inflight = InFlightTable(max(64, 4 * getattr(backend, "concurrency",
+                                                           plan.job.concurrency)))
+        self._done_keys = RecentKeys()
         self._failed_keys: dict[str, tuple[str, str]] = {}
         self._guard = RejectionGuard()
-        self._outstanding = 0
-        # at most this many requests outstanding; once full, the producer waits until half
-        # have finished (one wake-up per burst, not one per row as with a semaphore)
-        self._max_outstanding = max(64, 4 * getattr(backend, "concurrency",
-                                                    plan.job.concurrency))
-        self._room = asyncio.Event()
         self._producer_done = False
-        self._closed = False
         self._stop = asyncio.Event()
         self._error: BaseException | None = None
         self._params_json = orjson.dumps(plan.params).decode()
         self._writer: BatchWriter | None = None
+        self._signals = StopSignals(self._on_stop_signal, lambda: None)
+        self._abandoned = False
+
+    @property
+    def backend(self) -> Backend | None:
+        """The backend, once made (None before the first request had to be sent)."""
+        return self._session.backend
 
     # -- main -------------------------------------------------------------------------------
     async def run(self) -> RunSummary:
@@ -107,7 +104,9 @@ class Runner:
         """
         previous = None if self.retry_run else replayable_run(self.plan, self.store)
         if previous is not None:
-            return await self._replay(*previous)
+            self.run_id = await replay(self.plan, self.store, *previous, self.counters,
+                                       self.console)
+            return self._summary(previous[1], False, "finished")
         if self.retry_run:
             rows_total = int(run_counts(self.store, self.retry_run)["rows_total"] or 0)
         else:  # checked before anything is started or written
@@ -117,84 +116,100 @@ class Runner:
         try:
             self.run_id, resumed = open_run(self.plan, self.store, rows_total, self.retry_run)
             self.plan.task.prepare(self.plan, self.store)
-            before = run_counts(self.store, self.run_id)
-            self.counters.already_done = before["ok"] + before["cached"] + before["failed"]
-            if self.retry_run:
-                self.counters.already_done -= before["failed"]
+            self.counters.already_done = already_done(self.store, self.run_id,
+                                                      bool(self.retry_run))
             description = f"{self.plan.job.name} ({self.run_id})"
-            console = self.console
-            with RunProgress(rows_total, description, console) as progress:
+            with RunProgress(rows_total, description, self.console) as progress:
                 status = await self._run_tasks(progress)
             if status == "finished":
                 await asyncio.to_thread(self.plan.task.finalize, self.store, self.run_id,
-                                        self.console)
+                                        self.console, self.backend)
         except BaseException:
             if not resumed and self.run_id:
                 with contextlib.suppress(EnrichError):
                     self.store.discard_run(self.run_id)
             raise
         finally:
-            if self.backend is not None:
-                await self.backend.close()
+            await self._session.close(self._abandoned)
         return self._summary(rows_total, resumed, status)
 
-    async def _replay(self, previous: str, rows_total: int) -> RunSummary:
-        """A new run holding the rows of ``previous`` as cache hits, copied in SQL: no source
-        read, no rendering, no backend (a 100,000-row rerun in well under a second)."""
-        self.store.reserve_memory(rows_total)
-        self.run_id, _ = open_run(self.plan, self.store, rows_total)
-        try:
-            outputs, failures = self.store.replay_run(previous, self.run_id)
-        except BaseException:
-            with contextlib.suppress(EnrichError):
-                self.store.discard_run(self.run_id)
-            raise
-        self.counters.cached, self.counters.failed = outputs, failures
-        self.plan.task.prepare(self.plan, self.store)
-        await asyncio.to_thread(self.plan.task.finalize, self.store, self.run_id, self.console)
-        self.store.mark_run(self.run_id, "finished", wall_s=self.counters.elapsed())
-        return self._summary(rows_total, False, "finished")
-
     async def _run_tasks(self, progress: RunProgress) -> str:
-        consumer = asyncio.create_task(self._consume())
-        signals = StopSignals(self._on_stop_signal, consumer.cancel)
-        signals.install()
         self._writer = BatchWriter(self.store, self.run_id, self.counters, progress,
                                    self._on_store_error, self.flush_rows, self.flush_interval,
-                                   on_commit=self._on_commit)
+                                   on_commit=lambda b: self._done_keys.committed(
+                                       b.requests["key"]))
+        tasks = TaskWatch(self._on_task_died)
+        tasks.install()  # before the backend's tasks exist
+        consumer = asyncio.create_task(self._consume(), name="enrich-consumer")
+        producer = asyncio.create_task(self._produce(), name="enrich-producer")
+        monitor = asyncio.create_task(progress.show_notes(self.counters, self._session.note),
+                                      name="enrich-notes")
+        tasks.ignore.update((consumer, producer, monitor))
+        self._signals = StopSignals(self._on_stop_signal, consumer.cancel)
+        self._signals.install()
         self._writer.start()
-        producer = asyncio.create_task(self._produce())
         try:
-            await consumer
-        except asyncio.CancelledError:
-            self._stop.set()  # second Ctrl-C: what is in flight is dropped, the rest is kept
+            await until_done(consumer, self._stop, self.grace_s)
         except Exception as exc:  # noqa: BLE001 - recorded, re-raised after the final flush
             self._error = self._error or exc
         finally:
-            signals.remove()
-            producer.cancel()
-            await asyncio.gather(producer, return_exceptions=True)
+            self._abandoned = (consumer.cancelled() or not consumer.done()) and \
+                self._requests.out > 0  # a dropped request may still be generating
+            if self._abandoned:
+                self._session.abort()
+            self._signals.remove()
+            tasks.remove()
+            for task in (producer, monitor):
+                task.cancel()
+            await asyncio.wait({producer, monitor}, timeout=1.0)
+            await self._session.stop_watching()
             if self._error is None:
                 for record in self._guard.release():  # the run ended: held failures are real
                     self._buffer.add_failure(record)
             await self._writer.stop()
+        return self._close_run()
+
+    def _close_run(self) -> str:
+        """Mark the run finished or interrupted; raise what stopped it, if anything did."""
         if self._error is not None:
             with contextlib.suppress(EnrichError):  # the store may be what failed
                 self.store.mark_run(self.run_id, "interrupted", wall_s=self.counters.elapsed())
             raise self._error
-        counts = run_counts(self.store, self.run_id)
-        complete = counts["pending"] == 0 and not self._stop.is_set()
-        status = "finished" if complete else "interrupted"
-        self.store.mark_run(self.run_id, status, wall_s=self.counters.elapsed())
+        status, pending = close_run(self.store, self.run_id, self.counters.elapsed(),
+                                    self._stop.is_set())
+        watch = self._session.watch
+        if self._session.gone is not None and watch is not None:
+            raise BackendError(f"the server at {watch.url} stopped answering "
+                               f"({self._session.gone}); {pending} rows pending",
+                               "run the same command again to resume once it is back")
         return status
 
-    def _on_stop_signal(self) -> None:
-        """First Ctrl-C or SIGTERM: send nothing new, store what is in flight, then stop."""
+    def _stopping(self) -> bool:
+        """A stop was asked (a signal counts at once, before the loop runs its callback)."""
+        return self._stop.is_set() or self._signals.received > 0
+
+    def _request_stop(self) -> None:
+        """Send nothing new (queued requests are dropped); the grace period starts."""
         self._stop.set()
+        self._requests.stop()
+
+    def _on_stop_signal(self) -> None:
+        """First Ctrl-C, SIGTERM or SIGHUP: send nothing new, give what is in flight
+        ``grace_s`` to come back and be stored, then stop."""
+        self._request_stop()
         if self.console is not None:
-            self.console.print("[yellow]Stopping: finishing requests in flight "
-                               "(Ctrl-C again to stop at once)…")
-        self._maybe_close_stream()
+            self.console.print(f"[yellow]Stopping: storing the requests in flight (at most "
+                               f"{self.grace_s:g} s; Ctrl-C again to stop at once)…")
+
+    def _on_task_died(self, name: str, exc: BaseException) -> None:
+        """A task (a backend's worker) ended with an exception nobody handled: its requests
+        will never come back, so the run stops instead of waiting for ever."""
+        if self._error is None:
+            self._error = BackendError(
+                f"the backend failed: its task `{name}` raised {type(exc).__name__}: {exc}",
+                "the rows it held are pending: run the same command again to resume (and "
+                "report this if it happens again)")
+        self._request_stop()
 
     # -- producer -----------------------------------------------------------------------------
     async def _produce(self) -> None:
@@ -207,25 +222,15 @@ class Runner:
                 await self._enqueue_batch(feed, batch)
         except Exception as exc:  # noqa: BLE001 - recorded, re-raised by _run_tasks
             self._error = exc
-            self._stop.set()
+            self._request_stop()
         finally:
             self._producer_done = True
             self._maybe_close_stream()
 
-    def _on_commit(self, batch: PendingWrites) -> None:
-        if batch.requests["key"]:
-            self._committed_keys.append(batch.requests["key"])
-
-    def _forget_committed_keys(self) -> None:
-        """Drop committed keys from ``_done_keys``: the store lookup about to run sees them."""
-        for keys in self._committed_keys:
-            self._done_keys.difference_update(keys)
-        self._committed_keys.clear()
-
     async def _enqueue_batch(self, feed: RowFeed, batch: list[SourceRow]) -> None:
-        self._forget_committed_keys()
+        self._done_keys.prune()
         plan, now = self.plan, now_us()
-        rendered, failures = feed.render(batch, now)
+        rendered, failures = await feed.render(batch, now, self._stopping)
         for record in failures:
             self._buffer.add_failure(record)
         keys = [r.key for r in rendered]
@@ -238,65 +243,66 @@ class Runner:
                 self._buffer.add_output(row_id, key, True, input_json, now)
                 continue
             failed = self._failed_keys.get(key) or known.get(key)
-            if failed is not None:  # failed before: kept as a failure until `enrich retry`
+            if failed is not None:  # failed for good before: kept until `enrich retry`
                 kind, message = failed
                 self._buffer.add_failure((self.run_id, row_id, key, kind, message, None, 0,
                                            input_json, now))
                 continue
-            inflight = self._inflight.get(key)
-            if inflight is not None:
-                inflight.rows.append((row_id, input_json))
+            if self._inflight.join(key, row_id, input_json):
                 continue
-            if self._outstanding >= self._max_outstanding:
-                self._room.clear()
-                await self._room.wait()
-            self._inflight[key] = _InFlight(messages_json, [(row_id, input_json)])
-            self._outstanding += 1
-            self._queue.put_nowait(LLMRequest(key, row_id, messages, plan.params,
-                                              plan.schema.json_schema, plan.schema.name))
+            await self._inflight.add(key, messages_json, row_id, input_json)
+            self._requests.put(LLMRequest(key, row_id, messages, plan.params,
+                                          plan.schema.json_schema, plan.schema.name))
         self._writer_wake()
 
     # -- consumer -----------------------------------------------------------------------------
-    async def _next_request(self) -> LLMRequest | None:
-        """The next request to send; None when the stream is over. Once stopping, what was
-        never sent is dropped here and stays pending."""
-        while (request := await self._queue.get()) is not None and self._stop.is_set():
-            self._inflight.pop(request.key, None)
-            self._settle()
-        return request
-
-    async def _stream(self, first: LLMRequest) -> Any:
-        request: LLMRequest | None = first
-        while request is not None:
-            yield request
-            request = await self._next_request()
+    def _dropped(self, request: LLMRequest) -> None:
+        """A queued request a stop dropped: never sent, its rows stay pending."""
+        self._inflight.pop(request.key)
+        self._settle()
 
     def _maybe_close_stream(self) -> None:
-        if self._closed or self._outstanding:
-            return
-        if self._producer_done or self._stop.is_set():
-            self._closed = True
-            self._queue.put_nowait(None)
+        if self._producer_done and not self._inflight.outstanding:
+            self._requests.close()
 
     async def _consume(self) -> None:
-        first = await self._next_request()
+        first = await self._requests.next()
         if first is None:  # every row was stored already: no model load, no server needed
             return
-        if self.backend is None:
-            assert self._make_backend is not None
-            self.backend = self._make_backend()
-        await self.backend.start()
-        async for result in self.backend.generate(self._stream(first)):
-            c = self.counters
-            c.requests_sent += result.sends
-            c.tokens_in += result.prompt_tokens
-            c.tokens_out += result.completion_tokens
-            if result.error_kind == "fatal":
-                self._error = BackendError(result.error or "fatal backend error",
-                                           "fix the backend settings, then run again to resume")
-                self._stop.set()
-                return
-            self._handle(result)
+        backend = await self._session.start()
+        results = backend.generate(self._requests.iterate(first))
+        try:
+            async for result in results:
+                self._requests.returned()
+                c = self.counters
+                c.requests_sent += result.sends
+                c.tokens_in += result.prompt_tokens
+                c.tokens_out += result.completion_tokens
+                if result.error_kind == "unanswered":  # (a batch results file without it)
+                    self._dropped(result.request)  # its rows stay pending
+                    continue
+                if result.error_kind == "fatal":
+                    self._error = BackendError(result.error or "fatal backend error",
+                                               "fix the backend settings, then run again to "
+                                               "resume")
+                    self._request_stop()
+                    return
+                watch = self._session.watch
+                if watch is not None:
+                    if result.ok:
+                        watch.success()
+                    elif watch.hold(result):
+                        continue  # the server may be down: not the row's failure (yet)
+                self._handle(result)
+        finally:
+            close = getattr(results, "aclose", None)
+            if close is not None:
+                await within(close(), 1.0)
+        if self._requests.out > 0 and not self._stop.is_set():
+            self._error = BackendError(f"the backend ended without answering "
+                                       f"{self._requests.out} requests",
+                                       "their rows are pending: run the same command again "
+                                       "to resume (and report this if it happens again)")
 
     def _handle(self, result: LLMResult) -> None:
         request = result.request
@@ -313,30 +319,25 @@ class Runner:
                 kind = "empty_output"
             elif result.finish_reason == "length":
                 kind = "truncated"
-            if request.attempt < self.plan.job.repair_attempts:
-                self._reask(request, content, exc.message)
+            if request.attempt < self.plan.job.repair_attempts:  # (after a stop: pending)
+                larger = with_more_room(request) if kind == "truncated" else None
+                self._requests.put(larger or with_the_problem(request, content, exc.message))
                 return
             self._finish_failed(request, kind, exc.message, content, result.sends)
             return
         self._finish_ok(result, self.plan.task.postprocess(output, result))
 
-    def _reask(self, request: LLMRequest, content: str, problem: str) -> None:
-        messages = [*request.messages, {"role": "assistant", "content": content},
-                    {"role": "user", "content": f"That answer is not valid ({problem}). Reply "
-                                                "again with only the JSON object, matching the "
-                                                "schema exactly."}]
-        self._queue.put_nowait(LLMRequest(request.key, request.row_id, messages, request.params,
-                                          request.schema, request.schema_name,
-                                          request.attempt + 1))
-
     def _finish_ok(self, result: LLMResult, output: dict[str, Any]) -> None:
         request, now = result.request, now_us()
         entry = self._inflight.pop(request.key)
+        assert entry is not None
         plan, backend = self.plan, self.backend
         assert backend is not None  # a result came from it
+        params = self._params_json if request.params is plan.params \
+            else orjson.dumps(request.params).decode()  # (a truncated answer got more room)
         self._buffer.add_request((
             request.key, self.run_id, request.row_id, plan.prompt.name, plan.prompt.version,
-            backend.model, backend.kind, self._params_json,
+            backend.model, backend.kind, params,
             entry.messages_json.decode(), result.raw, result.content,
             orjson.dumps(output).decode(),
             orjson.dumps(result.logprobs).decode() if result.logprobs else None,
@@ -353,6 +354,7 @@ class Runner:
     def _finish_failed(self, request: LLMRequest, kind: str, message: str,
                        content: str | None, sends: int) -> None:
         entry = self._inflight.pop(request.key)
+        assert entry is not None
         now = now_us()
         self._failed_keys[request.key] = (kind, message[:2000])
         records = [(self.run_id, row_id, request.key, kind, message[:2000], content, sends,
@@ -365,13 +367,11 @@ class Runner:
                 f"the server rejected the first {self._guard.rejected} requests "
                 f"({self._guard.first_error})", "fix the job's parameters or schema (or the "
                 "server), then run again; nothing was stored for those rows")
-            self._stop.set()
+            self._request_stop()
         self._settle()
 
     def _settle(self) -> None:
-        self._outstanding -= 1
-        if self._outstanding <= self._max_outstanding // 2:
-            self._room.set()
+        self._inflight.settle()
         if self._buffer.rows >= self.flush_rows:
             self._writer_wake()
         self._maybe_close_stream()
@@ -387,11 +387,11 @@ class Runner:
 
     def _on_store_error(self, exc: EnrichError) -> None:
         self._error = exc
-        self._stop.set()
-        self._maybe_close_stream()
+        self._request_stop()
 
     def _summary(self, rows_total: int, resumed: bool, status: str) -> RunSummary:
         counts = run_counts(self.store, self.run_id)
         return RunSummary(self.run_id, self.plan.job.name, status, rows_total, counts["ok"],
                           counts["cached"], counts["failed"], counts["pending"], self.counters,
                           resumed, counts["failures_by_kind"])
+

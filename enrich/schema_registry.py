@@ -103,41 +103,66 @@ class OutputSchema:
 
 
 class SchemaRegistry:
-    """The output schemas of a project, loaded from a ``schemas/`` folder.
+    """The output schemas of a project (a ``schemas/`` folder), then the built-in ones.
 
     Python files contribute the pydantic models they define (those in ``__all__`` when set);
-    ``NAME.json`` files contribute a schema called ``NAME``.
+    ``NAME.json`` files contribute a schema called ``NAME``. A name the project does not
+    define is looked up in the built-in library that ships with enrich
+    (:mod:`enrich._builtin`), which is only read when needed.
+
+    Args:
+        folder: the project's ``schemas/`` folder.
+        builtin: also look in the built-in library (a project schema of the same name wins).
     """
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, builtin: bool = True):
+        from enrich._builtin import builtin_folder
+
         self.folder = Path(folder)
+        self.builtin_folder = builtin_folder("schemas", self.folder) if builtin else None
         self._schemas: dict[str, OutputSchema] | None = None
+        self._builtin: dict[str, OutputSchema] | None = None
 
     def _load(self) -> dict[str, OutputSchema]:
-        if self._schemas is not None:
-            return self._schemas
-        found: dict[str, OutputSchema] = {}
-        if self.folder.is_dir():
-            for path in sorted(self.folder.glob("*.py")):
-                if not path.name.startswith("_"):
-                    for model in _models_in(path):
-                        found[model.__name__] = OutputSchema.from_model(model)
-            for path in sorted(self.folder.glob("*.json")):
-                found[path.stem] = _json_schema_file(path)
-        self._schemas = found
-        return found
+        if self._schemas is None:
+            self._schemas = _load_folder(self.folder, "enrich_project_schemas")
+        return self._schemas
+
+    def _load_builtin(self) -> dict[str, OutputSchema]:
+        if self._builtin is None:
+            self._builtin = {} if self.builtin_folder is None else _load_folder(
+                self.builtin_folder, "enrich_builtin_schemas")
+        return self._builtin
 
     def names(self) -> list[str]:
-        """Every schema name."""
-        return sorted(self._load())
+        """Every schema name (the project's and the built-in ones)."""
+        return sorted({*self._load(), *self._load_builtin()})
+
+    def source(self, name: str) -> str:
+        """Where the schema ``name`` comes from: ``project`` or ``built-in``."""
+        from enrich._builtin import BUILTIN, PROJECT
+
+        return PROJECT if name in self._load() else BUILTIN
 
     def get(self, name: str) -> OutputSchema:
         """The schema called ``name``, or a :class:`ConfigError` listing the known ones."""
-        schemas = self._load()
-        if name not in schemas:
+        schema = self._load().get(name) or self._load_builtin().get(name)
+        if schema is None:
             raise ConfigError(f"unknown output schema `{name}` (looked in {self.folder})",
-                              f"available schemas: {', '.join(sorted(schemas)) or 'none'}")
-        return schemas[name]
+                              f"available schemas: {', '.join(self.names()) or 'none'}")
+        return schema
+
+
+def _load_folder(folder: Path, module_prefix: str) -> dict[str, OutputSchema]:
+    found: dict[str, OutputSchema] = {}
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.py")):
+            if not path.name.startswith("_"):
+                for model in _models_in(path, module_prefix):
+                    found[model.__name__] = OutputSchema.from_model(model)
+        for path in sorted(folder.glob("*.json")):
+            found[path.stem] = _json_schema_file(path)
+    return found
 
 
 def _json_schema_file(path: Path) -> OutputSchema:
@@ -150,8 +175,8 @@ def _json_schema_file(path: Path) -> OutputSchema:
     return OutputSchema.from_json_schema(path.stem, schema, path)
 
 
-def _models_in(path: Path) -> list[type[BaseModel]]:
-    module_name = f"enrich_project_schemas.{path.stem}"
+def _models_in(path: Path, module_prefix: str) -> list[type[BaseModel]]:
+    module_name = f"{module_prefix}.{path.stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ConfigError(f"cannot import schema file {path}", "check the file name")

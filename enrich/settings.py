@@ -1,17 +1,30 @@
 """Process-wide settings from ``ENRICH_*`` environment variables (no hidden globals).
 
-Settings are read once per command and passed down explicitly.
+Settings are read once per command and passed down explicitly. Paths may start with ``~``
+(expanded), and a bad value is an error naming the variable.
 """
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _default_cache_dir() -> Path:
     return Path.home() / ".cache" / "enrich"
+
+
+class StoreLocation(NamedTuple):
+    """Where the store is, and who said so (named in error messages).
+
+    Attributes:
+        path: the store file, ``~`` expanded.
+        origin: ``--db`` (the option), ``ENRICH_DB`` (the variable) or ``default``.
+    """
+
+    path: Path
+    origin: str
 
 
 class EnrichSettings(BaseSettings):
@@ -26,6 +39,8 @@ class EnrichSettings(BaseSettings):
     db: Path = Field(default=Path("enrich.duckdb"), description="DuckDB file for results")
     cache_dir: Path = Field(default_factory=_default_cache_dir, description="models, wheels")
     n_threads: int = Field(default=2, ge=1, description="llama.cpp CPU threads")
+    data: Path | None = Field(default=None, description="folder of public datasets for the "
+                              "evaluation and benchmark scripts (layout: data/README.md)")
     debug: bool = False
 
     def __init__(self, **values: Any) -> None:
@@ -36,5 +51,29 @@ class EnrichSettings(BaseSettings):
 
             first = exc.errors()[0]
             name = "ENRICH_" + str(first["loc"][0] if first["loc"] else "").upper()
-            raise ConfigError(f"environment variable {name}: {first['msg']}",
+            message = first["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"environment variable {name}: {message}",
                               f"fix or unset {name}") from None
+
+    @field_validator("db", "cache_dir", mode="before")
+    @classmethod
+    def _expanded_path(cls, value: Any) -> Any:
+        if isinstance(value, str | Path):
+            if not str(value).strip():
+                raise ValueError("is empty; it should be a file path")
+            return Path(value).expanduser()
+        return value
+
+    def store_location(self, db: Path | None = None) -> StoreLocation:
+        """The store to use: ``--db`` when given, else ``ENRICH_DB``, else the default.
+
+        Args:
+            db: the ``--db`` option (None when not given).
+
+        Returns:
+            The path (``~`` expanded) and where it came from.
+        """
+        if db is not None:
+            return StoreLocation(Path(db).expanduser(), "--db")
+        origin = "ENRICH_DB" if "db" in self.model_fields_set else "default"
+        return StoreLocation(self.db, origin)

@@ -3,8 +3,16 @@
 DuckDB reads every format with the same code path and never loads the whole file into
 memory: rows are fetched ``batch_size`` at a time. Checks that need the whole table (row count,
 duplicate ids) run as single set-based queries before the first row is sent anywhere.
+
+Values reach prompts as they are written. CSV columns are read as text (no type inference:
+``1e5``, ``007``, ``yes`` and ``1.10`` stay exactly that) and an empty CSV field is the empty
+string; ``source.types`` declares a type for a column when a template needs one. JSONL and
+Parquet values keep their types, except that JSON strings are never turned into dates or
+times. Nested values (structs, maps, lists) render as JSON text, nulls as the empty string (see
+:mod:`enrich.prompts`). Row ids are compared as text everywhere.
 """
 
+import hashlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,12 +28,17 @@ from enrich.jobs import JobSpec, SourceSpec
 # object); a row whose rendered prompt is too long is then recorded as a failure, not sent.
 _MAX_FIELD_BYTES = 64 * 1024 * 1024
 _READERS = {
-    "csv": f"read_csv({{path}}, header = true, sample_size = -1, "
-           f"max_line_size = {_MAX_FIELD_BYTES})",
+    "csv": f"read_csv({{path}}, header = true, all_varchar = true, sample_size = -1, "
+           f"quote = '\"', escape = '\"', max_line_size = {_MAX_FIELD_BYTES})",
     "jsonl": f"read_json({{path}}, format = 'newline_delimited', "
              f"maximum_object_size = {_MAX_FIELD_BYTES})",
     "parquet": "read_parquet({path})",
 }
+# JSON strings DuckDB would turn into these types are read as the text they are
+_REWRITTEN_JSON_TYPES = frozenset({"DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE",
+                                   "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "UUID",
+                                   "INTERVAL", "TIME WITH TIME ZONE"})
+_BINARY_TYPES = ("BLOB", "BIT", "GEOMETRY")
 _EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
                ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -99,6 +112,48 @@ def _ragged_csv_line(path: Path) -> str | None:
     return None
 
 
+def is_glob(path: str) -> bool:
+    """True when a source path is a glob pattern (``data/*.csv``)."""
+    return any(ch in path for ch in "*?[")
+
+
+def files_version(root: Path, pattern: str) -> str | None:
+    """A fingerprint of the files a source path names: size and modification time of one file,
+    or of every file a glob matches (so adding, removing or changing a file changes it).
+
+    Args:
+        root: the project root relative paths resolve against.
+        pattern: the source path (a file or a glob, relative or absolute).
+
+    Returns:
+        ``size:mtime`` for one file, ``glob:HASH`` for a glob, None when no file exists.
+    """
+    path = Path(pattern).expanduser()
+    if not is_glob(pattern):
+        target = path if path.is_absolute() else root / path
+        if not target.is_file():
+            return None
+        stat = target.stat()
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
+    base = Path(path.anchor) if path.is_absolute() else root
+    relative = str(path.relative_to(path.anchor)) if path.is_absolute() else pattern
+    digest = hashlib.blake2b(digest_size=16)
+    for match in sorted(p for p in base.glob(relative) if p.is_file()):
+        stat = match.stat()
+        digest.update(f"{match}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return f"glob:{digest.hexdigest()}"
+
+
+def _stringify_keys(value: Any) -> Any:
+    """A MAP value (a dict whose keys may be numbers) with text keys, recursively, so it can
+    be stored and rendered as JSON."""
+    if isinstance(value, dict):
+        return {str(k): _stringify_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stringify_keys(v) for v in value]
+    return value
+
+
 class RowSource:
     """Rows of a job's source, with validation and batched streaming.
 
@@ -122,9 +177,13 @@ class RowSource:
             and job.resolve(job.source.duckdb).resolve() == Path(store_path).resolve())
         self._con = store_connection if self._reads_store else duckdb.connect(
             config={"autoinstall_known_extensions": False})
+        self._format: str | None = None
+        self._file: Path | None = None
         self._relation_sql = self._build_relation_sql()
-        self.columns = self._describe()
+        self.types = self._describe()
+        self.columns = list(self.types)
         self._check_columns()
+        self._relation_sql = self._typed_relation_sql()
 
     @property
     def label(self) -> str:
@@ -132,12 +191,12 @@ class RowSource:
         return self.spec.path or f"{self.spec.duckdb}: {self.spec.query}"
 
     def version(self) -> str | None:
-        """Size and modification time of a single source file (None for globs and SQL): a
-        changed file is a new run, so a resumed run never mixes two versions of its source."""
-        if not self.spec.path or "*" in self.spec.path:
+        """Size and modification time of the source file, or a hash over every file a glob
+        matches (None for SQL): a changed file, or a changed set of files, is a new run, so a
+        resumed run never mixes two versions of its source."""
+        if not self.spec.path:
             return None
-        stat = self.job.resolve(self.spec.path).stat()
-        return f"{stat.st_size}:{stat.st_mtime_ns}"
+        return files_version(self.job.root, self.spec.path)
 
     def _build_relation_sql(self) -> str:
         spec = self.spec
@@ -150,7 +209,14 @@ class RowSource:
                 f"{self.job.path}: cannot tell the format of source `{spec.path}`",
                 "set `source.format` to csv, jsonl or parquet",
             )
-        return "SELECT * FROM " + _READERS[fmt].format(path=_sql_literal(str(path)))
+        self._format, self._file = fmt, path
+        return self._file_relation()
+
+    def _file_relation(self, extra: str = "") -> str:
+        """``SELECT * FROM read_…(file, options[, extra])`` for the source file."""
+        assert self._format is not None and self._file is not None
+        reader = _READERS[self._format].format(path=_sql_literal(str(self._file)))
+        return "SELECT * FROM " + (reader[:-1] + f", {extra})" if extra else reader)
 
     def _checked_path(self, relative: str) -> Path:
         path = self.job.resolve(relative)
@@ -161,7 +227,7 @@ class RowSource:
                     f"{self.job.path}: source `{relative}` points outside the project ({root})",
                     "use an absolute path if you really mean a file outside the project",
                 )
-        if "*" not in relative and not path.exists():
+        if not is_glob(relative) and not path.exists():
             raise SourceError(f"{self.job.path}: source file not found: {path}",
                               "check `source.path` (relative paths start at the project root)")
         if path.is_file() and path.stat().st_size == 0:
@@ -201,29 +267,64 @@ class RowSource:
                 raise SourceError(f"source `{self.label}` is not UTF-8 text ({text})",
                                   "re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 "
                                   "in.csv > out.csv`)") from exc
+            if isinstance(exc, duckdb.ConversionException) and self.spec.types:
+                raise SourceError(f"source `{self.label}`: a value does not fit the type "
+                                  f"declared in `source.types` ({text})",
+                                  "fix the value, or the type in `source.types`") from exc
             raise SourceError(f"cannot read source `{self.label}`: {text}",
                               "check the file and `source` settings") from exc
 
-    def _describe(self) -> list[str]:
-        rows = self._run(f"DESCRIBE {self._relation_sql}").fetchall()
-        columns = [r[0] for r in rows]
-        if len(columns) == 1 and "," in columns[0] and self.spec.path and "*" not in \
-                self.spec.path:
+    def _describe(self) -> dict[str, str]:
+        """Column → DuckDB type; JSON strings that DuckDB would read as dates, times or UUIDs
+        are read as text instead (the reader is rebuilt with those columns as VARCHAR)."""
+        types = {r[0]: str(r[1]) for r in self._run(f"DESCRIBE {self._relation_sql}").fetchall()}
+        columns = list(types)
+        if len(columns) == 1 and "," in columns[0] and self.spec.path and not \
+                is_glob(self.spec.path):
             # DuckDB's sniffer gave up on the dialect and read one column: say which line breaks
             problem = _ragged_csv_line(self.job.resolve(self.spec.path))
             if problem:
                 raise SourceError(f"source `{self.label}`: {problem}",
                                   "fix that line (quote fields that contain commas)")
-        return columns
+        if self._format == "jsonl" and any(t in _REWRITTEN_JSON_TYPES for t in types.values()):
+            types = {c: "VARCHAR" if t in _REWRITTEN_JSON_TYPES else t for c, t in types.items()}
+            spec = ", ".join(f"{_sql_literal(c)}: {_sql_literal(t)}" for c, t in types.items())
+            self._relation_sql = self._file_relation(f"columns = {{{spec}}}")
+        return types
 
     def _check_columns(self) -> None:
-        wanted = [self.spec.id_column, *(self.spec.columns or [])]
+        wanted = [self.spec.id_column, *(self.spec.columns or []), *(self.spec.types or {})]
         for name in wanted:
             if name not in self.columns:
                 raise SourceError(
                     f"{self.job.path}: column `{name}` is not in source `{self.label}`",
                     f"available columns: {', '.join(self.columns)}",
                 )
+        used = self.spec.columns or self.columns
+        for name in used:
+            kind = self.types[name]
+            if kind.startswith(_BINARY_TYPES) and name not in (self.spec.types or {}):
+                raise SourceError(
+                    f"{self.job.path}: column `{name}` of source `{self.label}` is binary "
+                    f"({kind}), which a prompt cannot show",
+                    f"leave it out with `source.columns`, or declare `source.types: "
+                    f"{{{name}: VARCHAR}}`")
+
+    def _typed_relation_sql(self) -> str:
+        """The relation with declared types applied and empty CSV text fields as ''."""
+        replace = []
+        for name, kind in (self.spec.types or {}).items():
+            replace.append(f"CAST({_quote_ident(name)} AS {kind}) AS {_quote_ident(name)}")
+            self.types[name] = kind
+        if self._format == "csv":
+            replace += [f"coalesce({_quote_ident(c)}, '') AS {_quote_ident(c)}"
+                        for c in self.columns
+                        if c != self.spec.id_column and c not in (self.spec.types or {})]
+        if not replace:
+            return self._relation_sql
+        sql = f"SELECT * REPLACE ({', '.join(replace)}) FROM ({self._relation_sql}) AS raw"
+        self._run(f"DESCRIBE {sql}")  # an unknown type name fails here, before any row
+        return sql
 
     def _selected_sql(self) -> str:
         cols = self.spec.columns
@@ -237,13 +338,19 @@ class RowSource:
         return int(self._run(f"SELECT count(*) FROM ({self._selected_sql()})").fetchone()[0])
 
     def check_ids(self) -> None:
-        """Raise when the id column has NULLs or duplicates (one set-based query)."""
+        """Raise when the id column has NULLs or duplicates (one set-based query), or when a
+        value does not fit its declared type (``source.types``)."""
+        typed = [_quote_ident(c) for c in self.spec.types or {}
+                 if not self.spec.columns or c in self.spec.columns or c == self.spec.id_column]
+        if typed:  # converts every declared value once, before anything is sent
+            self._run(f"SELECT {', '.join(f'count({c})' for c in typed)} "
+                      f"FROM ({self._selected_sql()})").fetchall()
         idc = _quote_ident(self.spec.id_column)
         sql = (f"SELECT {idc}, count(*) AS n FROM ({self._selected_sql()}) "
                f"GROUP BY {idc} HAVING n > 1 OR {idc} IS NULL LIMIT 3")
         bad = self._run(sql).fetchall()
         if bad:
-            shown = ", ".join(repr(r[0]) for r in bad)
+            shown = ", ".join(str(r[0]) for r in bad)  # as written (None: empty)
             raise SourceError(
                 f"{self.job.path}: id column `{self.spec.id_column}` has duplicate or empty "
                 f"values ({shown})",
@@ -255,12 +362,21 @@ class RowSource:
         """Yield rows as dicts, ``size`` at a time, in source order."""
         cursor = self._run(self._selected_sql())
         names = [d[0] for d in cursor.description]
+        maps = [n for n in names if "MAP(" in self.types.get(n, "")]
         while True:
             try:
                 chunk = cursor.fetchmany(size)
+            except duckdb.ConversionException as exc:
+                raise SourceError(f"source `{self.label}`: a value does not fit the type "
+                                  f"declared in `source.types` ({duckdb_reason(exc)})",
+                                  "fix the value, or the type in `source.types`") from exc
             except duckdb.Error as exc:
-                raise SourceError(f"cannot read source `{self.label}`: {exc}",
+                raise SourceError(f"cannot read source `{self.label}`: {duckdb_reason(exc)}",
                                   "check the file") from exc
             if not chunk:
                 return
-            yield [dict(zip(names, values, strict=True)) for values in chunk]
+            rows = [dict(zip(names, values, strict=True)) for values in chunk]
+            for row in rows if maps else ():
+                for name in maps:
+                    row[name] = _stringify_keys(row[name])
+            yield rows

@@ -173,7 +173,7 @@ def _cli_unknown_option(ctx: Ctx) -> list[str]:
 
 
 @case("cli-bad-override", "a --backend that does not exist",
-      "`backend.kind`: Input should be 'llamacpp', 'openai' or 'vllm'")
+      "Invalid value for '--backend': Input should be 'llamacpp', 'openai' or 'vllm'")
 def _cli_bad_override(ctx: Ctx) -> list[str]:
     return [*ctx.job(), "--backend", "gpt"]
 

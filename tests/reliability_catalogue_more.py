@@ -182,7 +182,7 @@ def _output_empty(ctx: Ctx) -> list[str]:
 def _template_error_one_row(ctx: Ctx) -> list[str]:
     ctx.file("data/items.csv", "item_id,title,price\n1,a,2\n2,b,0\n3,c,4\n")
     ctx.file("prompts/label_item.yaml",
-             "name: label_item\nschema: ItemLabel\nuser: '{{ title }}: {{ 100 / price }}'\n")
+             "name: label_item\nschema: ItemLabel\nuser: '{{ title }}: {{ 100 / price | int }}'\n")
     return ctx.job()
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from test_eval_helpers import JUDGE_V2, judge_backend, write_judge_project
 
+from enrich.dashboard import app_path
 from enrich.evaluate.bootstrap import Estimate
 from enrich.evaluate.evaluation import evaluate_suite
 from enrich.evaluate.execute import PromptRef
@@ -15,7 +16,7 @@ from enrich.evaluate.suites import load_suite
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-DASHBOARD = Path(__file__).resolve().parent.parent / "eval" / "dashboard"
+DASHBOARD = app_path().parent  # enrich/dashboard/: the app ships inside the package
 PAGES = ["runs", "outputs", "labels", "versions", "retrieval"]
 
 
@@ -25,7 +26,7 @@ def fixture_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     a saved retrieval result."""
     import shutil
 
-    from conftest import REPO
+    REPO = Path(__file__).resolve().parent.parent  # not conftest's: tests/conformance has one too
 
     project = tmp_path_factory.mktemp("dash")
     shutil.copytree(REPO / "prompts", project / "prompts")

@@ -38,9 +38,13 @@ def _send_all(spec: BackendSpec, n: int = 4, concurrency: int = 2,
 
 @pytest.mark.parametrize(("dialect", "field", "expected"), [
     ("vllm", "structured_outputs", {"json": SCHEMA}),
-    ("vllm-legacy", "guided_json", SCHEMA),
+    ("vllm-legacy", "response_format", {"type": "json_schema", "json_schema": {
+        "name": "Labels", "schema": SCHEMA}}),
     ("openai", "response_format", {"type": "json_schema", "json_schema": {
-        "name": "Labels", "schema": SCHEMA, "strict": False}}),
+        "name": "Labels", "strict": True, "schema": {
+            "type": "object", "required": ["labels"], "additionalProperties": False,
+            "properties": {"labels": {"type": "array", "maxItems": 3, "items": {
+                "type": "string", "description": "at most 20 characters"}}}}}}),
     ("llamacpp-server", "response_format", {"type": "json_object", "schema": SCHEMA}),
 ])
 def test_structured_output_body_per_server_kind(dialect: str, field: str, expected: object

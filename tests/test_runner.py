@@ -112,11 +112,12 @@ def test_transport_failures_are_rows_in_failures_and_retry_recovers_them(project
 
     first = run_job(project, FakeBackend(flaky))
     assert (first.ok, first.failed, first.failures_by_kind) == (3, 2, {"http_error": 2})
-    # a plain rerun does not re-send known failures ...
-    again = FakeBackend()
+    # a plain rerun re-sends transient failures (5xx here), and only those, in the same run
+    again = FakeBackend(flaky)
     second = run_job(project, again)
-    assert sum(again.calls.values()) == 0 and second.failed == 2
-    # ... `retry` does, and only those
+    assert sorted(r.row_id for r in again.requests) == ["2", "4"]
+    assert (second.run_id, second.failed, second.status) == (first.run_id, 2, "finished")
+    # ... and `retry` does too, only those
     healthy = FakeBackend()
     job = load_job(project / "jobs" / "job.yaml")
     with Store(project / "enrich.duckdb") as store:
@@ -166,3 +167,38 @@ def test_missing_column_in_template_names_column_and_row(project: Path) -> None:
     job = BASIC_JOB.replace("prompt: item_metadata", "prompt: bad")
     with pytest.raises(ConfigError, match=r"row 1: .*'titel' is undefined"):
         run_job(project, FakeBackend(), job)
+
+
+def test_a_truncated_answer_is_asked_again_with_twice_the_room(project: Path) -> None:
+    """finish_reason "length": the same messages again with max_tokens doubled (capped), not
+    the same request that was cut; the stored request records the room it got."""
+    from enrich.reask import MAX_REASK_TOKENS
+
+    def cut_below_1000_tokens(request: LLMRequest) -> LLMResult:
+        good = valid_item_metadata(request)
+        if request.params["max_tokens"] < 1000:
+            return LLMResult(request, content=(good.content or "")[:25], finish_reason="length")
+        return good
+
+    backend = FakeBackend(cut_below_1000_tokens)
+    summary = run_job(project, backend, BASIC_JOB + "repair_attempts: 3\n")
+    assert (summary.ok, summary.failed) == (5, 0)
+    first = sorted((r.attempt, r.params["max_tokens"]) for r in backend.requests
+                   if r.row_id == "1")
+    start = first[0][1]
+    assert first == [(i, min(start * 2 ** i, MAX_REASK_TOKENS)) for i in range(len(first))]
+    assert first[-1][1] >= 1000 and all(r.messages == backend.requests[0].messages
+                                        for r in backend.requests if r.row_id == "1")
+    with Store(project / "enrich.duckdb", read_only=True) as store:
+        params = store.sql("SELECT params FROM requests WHERE row_id = '1'").fetchone()[0]
+    assert orjson.loads(params)["max_tokens"] == first[-1][1]
+
+
+def test_a_truncated_answer_at_the_cap_is_recorded_as_truncated(project: Path) -> None:
+    def always_cut(request: LLMRequest) -> LLMResult:
+        return LLMResult(request, content='{"clean_title": "Toy', finish_reason="length")
+
+    backend = FakeBackend(always_cut)
+    summary = run_job(project, backend, BASIC_JOB + "params: {max_tokens: 8192}\n")
+    assert summary.failures_by_kind == {"truncated": 5}
+    assert {r.params["max_tokens"] for r in backend.requests} == {8192}  # no more room to give

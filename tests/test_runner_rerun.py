@@ -1,11 +1,16 @@
 """Reruns: an unchanged finished job is copied in SQL, and the backend starts only when a
 request has to be sent (a rerun needs neither the model nor the server)."""
 
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import BASIC_JOB
+from conftest import BASIC_JOB, MOVIES_CSV, REPO
 from fakes import FakeBackend, valid_item_metadata
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_runner import run_job
 
 from enrich.backends.base import LLMRequest, LLMResult
@@ -90,3 +95,51 @@ def test_a_new_run_whose_backend_cannot_start_leaves_no_run(project: Path) -> No
     with pytest.raises(BackendError, match="cannot reach"):
         run_job(project, UnreachableBackend())
     assert _runs(project) == []
+
+
+TRANSIENT = ("connection", "timeout", "rate_limited", "http_error", "bad_response")
+PERMANENT = ("bad_request", "backend_error", "invalid_json", "schema_violation", "empty_output")
+
+
+def _answer_with(kinds: dict[str, str]) -> Callable[[LLMRequest], LLMResult]:
+    """Each row's answer on every attempt: valid ("ok"), or the failure of its kind."""
+    contents = {"invalid_json": "not json at all", "schema_violation": '{"clean_title": "x"}',
+                "empty_output": ""}
+
+    def answer(request: LLMRequest) -> LLMResult:
+        kind = kinds[request.row_id]
+        if kind == "ok":
+            return valid_item_metadata(request)
+        if kind in contents:
+            return LLMResult(request, content=contents[kind])
+        return LLMResult(request, error_kind=kind, error=f"{kind} (injected)")
+
+    return answer
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.lists(st.sampled_from(("ok", *TRANSIENT, *PERMANENT)), min_size=5, max_size=5))
+def test_a_plain_rerun_re_sends_exactly_the_transient_failures(kinds_list: list[str]) -> None:
+    """Any mix of transient and permanent failure kinds: a plain rerun sends the rows whose
+    kind was transient again, and nothing else; permanent ones stay failed."""
+    kinds = {str(i): kind for i, kind in enumerate(kinds_list, 1)}
+    with tempfile.TemporaryDirectory() as folder:
+        project = Path(folder)
+        shutil.copytree(REPO / "prompts", project / "prompts")
+        shutil.copytree(REPO / "schemas", project / "schemas",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        (project / "jobs").mkdir()
+        (project / "data").mkdir()
+        (project / "data" / "movies.csv").write_text(MOVIES_CSV, encoding="utf-8")
+        first = run_job(project, FakeBackend(_answer_with(kinds)))
+        again = FakeBackend()
+        second = run_job(project, again)
+        third = FakeBackend()
+        run_job(project, third)
+    transient = {row for row, kind in kinds.items() if kind in TRANSIENT}
+    permanent = {row for row, kind in kinds.items() if kind in PERMANENT}
+    assert {r.row_id for r in again.requests} == transient
+    assert (second.failed, second.pending, second.status) == (len(permanent), 0, "finished")
+    assert second.ok + second.cached == 5 - len(permanent)
+    assert second.run_id == first.run_id or not transient  # resumed in place when re-sending
+    assert sum(third.calls.values()) == 0  # nothing transient is left

@@ -4,16 +4,19 @@ Deterministic (fixed seeds, stable sort keys); reads the shared public datasets 
 CSV (UTF-8, header, RFC-4180 quoting, LF line ends) and JSONL (UTF-8, one object per line).
 See ``README.md`` next to this file for sources, transformations and licenses.
 
-Usage:
-    python data/samples/make_samples.py --shared ../shared/data
+Usage (the public datasets' folder, laid out as in ``data/README.md``)::
+
+    python data/samples/make_samples.py --shared DIR     # or: ENRICH_DATA=DIR python ...
 """
 
 import argparse
 import csv
 import html
 import json
+import os
 import random
 import re
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -184,11 +187,28 @@ def cranfield(src: Path) -> None:
     print(f"cranfield_qrels.tsv: {len(keep)} rows")
 
 
+def shared_folder(option: Path | None) -> Path:
+    """The folder of public datasets: ``--shared``, else ``$ENRICH_DATA`` (data/README.md).
+
+    Raises:
+        SystemExit: neither names an existing folder (one line, exit code 2).
+    """
+    configured = os.environ.get("ENRICH_DATA", "").strip()
+    folder = option or (Path(configured).expanduser() if configured else None)
+    if folder is None or not folder.is_dir():
+        what = f"{folder} is not a folder" if folder else "no data folder given"
+        print(f"error: {what} — pass --shared DIR or set ENRICH_DATA=DIR, the folder holding "
+              "movielens-latest-small/, home-depot-search-relevance/, wands-queries-only/ "
+              "and cranfield/ (layout: data/README.md)", file=sys.stderr)
+        raise SystemExit(2)
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=Path("/work/shared/data"),
-                        help="folder holding the shared public datasets")
-    shared = parser.parse_args().shared
+    parser.add_argument("--shared", type=Path, default=None,
+                        help="folder holding the public datasets [default: $ENRICH_DATA]")
+    shared = shared_folder(parser.parse_args().shared)
     movielens(shared / "movielens-latest-small")
     home_depot(shared / "home-depot-search-relevance")
     wands(shared / "wands-queries-only")

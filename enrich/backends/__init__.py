@@ -29,7 +29,7 @@ def create_backend(spec: BackendSpec, *, concurrency: int, cache_dir: Path, n_th
     if spec.kind == "vllm":
         from enrich.backends.vllm_offline import VLLMOfflineBackend
 
-        return VLLMOfflineBackend(spec)
+        return VLLMOfflineBackend(spec, concurrency=concurrency)
     from enrich.backends.llamacpp import LlamaCppBackend
 
     return LlamaCppBackend(spec, cache_dir, n_threads=n_threads, logits_all=logprobs)

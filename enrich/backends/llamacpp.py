@@ -8,6 +8,7 @@ model is loaded that way only when the job asks for logprobs.
 """
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
@@ -31,9 +32,27 @@ def import_llama_cpp() -> Any:
     except ImportError as exc:
         raise BackendError(
             "the embedded backend needs llama-cpp-python, which is not installed",
-            "run `make setup` (it builds llama-cpp-python 0.3.36 with portable CPU flags)",
+            "install it: pip install 'enrich[llamacpp]' (in a checkout, `make setup` builds it "
+            "with portable CPU flags)",
         ) from exc
     return llama_cpp
+
+
+def install_abort_hook(llama_cpp: Any, llama: Any, flag: threading.Event) -> Any:
+    """Make ``llama_decode`` give up as soon as ``flag`` is set (llama.cpp checks the abort
+    callback between the nodes of its compute graph), so a stopped run does not wait for the
+    answer being generated: the call then fails, and the caller sees the flag.
+
+    Exceptions cannot stop llama.cpp from Python (they are swallowed inside its C callbacks),
+    hence the C-level hook. Returns the callback object, which must outlive the model.
+    """
+    hook = llama_cpp.ggml_abort_callback(lambda _data: flag.is_set())
+    llama_cpp.llama_set_abort_callback(llama._ctx.ctx, hook, None)
+    return hook
+
+
+class _Aborted(Exception):
+    """Raised inside llama.cpp's sampling loop to end a generation when the run stops."""
 
 
 class LlamaCppBackend:
@@ -57,6 +76,8 @@ class LlamaCppBackend:
         self.logits_all = logits_all
         self._llama: Any = None
         self._grammars: dict[int, Any] = {}
+        self._abort = threading.Event()
+        self._abort_hook: Any = None  # the C callback object (kept alive while the model is)
 
     async def start(self) -> None:
         llama_cpp = import_llama_cpp()
@@ -70,8 +91,11 @@ class LlamaCppBackend:
             self._llama = await asyncio.to_thread(load)
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"llama.cpp could not load {self.model_path}: {exc}",
-                               "check the file is a GGUF model; rebuild with `make setup`"
+                               "check the file is a GGUF model; if llama.cpp crashes on this CPU, "
+                               "rebuild it portably: CMAKE_ARGS=-DGGML_NATIVE=OFF pip install "
+                               "--force-reinstall --no-cache-dir llama-cpp-python==0.3.36"
                                ) from exc
+        self._abort_hook = install_abort_hook(llama_cpp, self._llama, self._abort)
 
     async def close(self) -> None:
         if self._llama is not None:
@@ -89,6 +113,11 @@ class LlamaCppBackend:
             self._grammars[id(schema)] = grammar
         return grammar
 
+    def abort(self) -> None:
+        """Stop generating now (the run was stopped and dropped what is in flight): the
+        answer being generated ends at its next token, and nothing new starts."""
+        self._abort.set()
+
     def complete(self, request: LLMRequest) -> LLMResult:
         """Answer one request (blocking; runs in a worker thread)."""
         kwargs = {k: request.params[k] for k in _PASSED_PARAMS if k in request.params}
@@ -97,9 +126,17 @@ class LlamaCppBackend:
             kwargs.pop("top_logprobs", None)
         started = time.perf_counter()
         try:
+            if self._abort.is_set():
+                raise _Aborted
             response = self._llama.create_chat_completion(
                 messages=request.messages, grammar=self._grammar(request.schema), **kwargs)
+        except _Aborted:
+            return LLMResult(request, error_kind="aborted", error="the run was stopped",
+                             latency_s=time.perf_counter() - started)
         except (ValueError, RuntimeError) as exc:
+            if self._abort.is_set():  # llama_decode returned 2: the abort callback said stop
+                return LLMResult(request, error_kind="aborted", error="the run was stopped",
+                                 latency_s=time.perf_counter() - started)
             return LLMResult(request, error_kind="backend_error", error=str(exc)[:300],
                              latency_s=time.perf_counter() - started)
         if kwargs.get("logprobs"):  # logprobs come as numpy floats: make them plain JSON
@@ -120,4 +157,6 @@ class LlamaCppBackend:
         if self._llama is None:
             raise BackendError("the llama.cpp backend was not started", "call start() first")
         async for request in requests:
+            if self._abort.is_set():
+                return
             yield await asyncio.to_thread(self.complete, request)

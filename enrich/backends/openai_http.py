@@ -1,4 +1,4 @@
-"""OpenAI-compatible HTTP backend (vLLM's server, OpenAI, llama.cpp's server, ...).
+"""OpenAI-compatible HTTP backend (vLLM's server, OpenAI, llama.cpp's servers, ...).
 
 Speaks the chat-completions wire format over one pooled ``aiohttp`` session. Bodies are
 plain dicts serialised with ``orjson``; the response envelope is read as a dict, and only the
@@ -6,28 +6,45 @@ generated content is validated (by the runner, with pydantic). Measured on this 
 a bare aiohttp loop sends ~2,200 structured requests/s where the ``openai`` SDK's client manages
 ~290, so the SDK is not used on the hot path (see DESIGN.md).
 
-Transient failures (429, 5xx, timeouts, connection resets, garbled envelopes) are retried with
-exponential backoff and full jitter, honouring ``Retry-After``. A bad API key (401/403) or an
-unknown model (404) is fatal: the job stops with a message saying what to fix.
+At start it checks the server (``GET /models``: up, key accepted, model served) and asks it what
+it is (``server_kind.py``): the structured-output dialect is chosen from that when the job does
+not set ``server``, and a warning says when the one set will not work. Transient failures (429,
+5xx, timeouts, connection resets, garbled bodies) are retried with exponential backoff and full
+jitter, honouring ``Retry-After`` up to ``max_retry_after_s``. What cannot work for any row —
+a rejected key, an unknown model or endpoint, no quota, a structured-output request the server
+refuses, a server that ignores the schema, a URL that answers with web pages — stops the job
+with one message that says what to do (``error_kind="fatal"``). Anything else that goes wrong
+with one answer is that row's failure, with the server's words, and never leaks the API key.
 """
 
 import asyncio
 import os
 import random
+import sys
 import time
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import orjson
 
+from enrich.backends.answer_guard import AnswerGuard, Trip, trip_message
 from enrich.backends.base import LLMRequest, LLMResult
+from enrich.backends.http_errors import ErrorContext, classify, error_fields, retry_after_s
+from enrich.backends.response_parse import Answer, parse_completion
+from enrich.backends.server_kind import ServerIdentity, dialect_hint, probe_server
 from enrich.backends.structured import structured_output_fields
+from enrich.backends.wire_params import wire_params
 from enrich.errors import BackendError
 from enrich.jobs import BackendSpec
+from enrich.redact import Redactor, url_credential
 
 _DONE = object()
-_RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+MAX_ANSWER_CHARS = 1 << 20  # content kept per answer; longer is a `too_large` row failure
+MAX_BODY_BYTES = 8 << 20  # a response body is not read past this (logprobs make bodies big)
+ERROR_CHARS = 300
+PROBE_TIMEOUT_S = 5.0
 
 
 def read_api_key(env_var: str | None) -> str | None:
@@ -41,24 +58,31 @@ def read_api_key(env_var: str | None) -> str | None:
     return key
 
 
-def _retry_after(headers: Any) -> float | None:
-    value = headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, min(float(value), 300.0))
-    except ValueError:
-        return None
+def _stderr_line(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
-def _error_text(raw: bytes) -> str:
-    try:
-        err = orjson.loads(raw).get("error", {})
-        if isinstance(err, dict):
-            return str(err.get("message", ""))[:300]
-        return str(err)[:300]
-    except (orjson.JSONDecodeError, AttributeError):
-        return raw[:300].decode("utf-8", "replace")
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes | None:
+    """The body, or None when it is longer than ``cap`` bytes (the rest is not read)."""
+    if resp.content_length is not None:
+        return None if resp.content_length > cap else await resp.read()
+    chunks, size = [], 0  # chunked transfer: count as it comes
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass(slots=True)
+class _Retry:
+    """A failed attempt that may succeed when sent again."""
+
+    kind: str
+    error: str
+    wait: float = 0.0
+    extra: dict[str, str] = field(default_factory=dict)
 
 
 class OpenAICompatibleBackend:
@@ -68,6 +92,12 @@ class OpenAICompatibleBackend:
         spec: the job's backend section (base URL, model, dialect, timeouts, retries).
         concurrency: requests in flight at once (also the connection-pool size).
         api_key: bearer token, already read from the environment (never stored).
+        warn: where one-line warnings go (default: stderr).
+
+    Attributes:
+        dialect: the structured-output dialect in use (final after ``start()``).
+        identity: what the server turned out to be, or None.
+        status_note: set while waiting on a server's ``Retry-After`` (progress shows it).
 
     Example:
         >>> backend = OpenAICompatibleBackend(BackendSpec(kind="openai",   # doctest: +SKIP
@@ -76,41 +106,65 @@ class OpenAICompatibleBackend:
 
     kind = "openai"
 
-    def __init__(self, spec: BackendSpec, concurrency: int, api_key: str | None = None):
+    def __init__(self, spec: BackendSpec, concurrency: int, api_key: str | None = None, *,
+                 warn: Callable[[str], None] | None = None):
         if not spec.base_url:
             raise BackendError("the openai backend needs a server URL",
                                "set `backend.base_url` or pass --base-url http://host:8000/v1")
+        leak = url_credential(spec.base_url, [api_key])
+        if leak:
+            raise BackendError(f"the server URL carries a credential ({leak}); it would be "
+                               "stored with the run and printed in messages",
+                               "remove it from --base-url and put the key in an environment "
+                               "variable named by --api-key-env")
         self.spec = spec
         self.model = spec.model
         self.concurrency = concurrency
         self.url = spec.base_url.rstrip("/")
-        self.dialect = spec.structured_dialect()
+        self.dialect: str = spec.server or spec.structured_dialect()
+        self.identity: ServerIdentity | None = None
+        self.status_note: str | None = None
         self._headers = {"Content-Type": "application/json"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
-        self._secret = api_key
+        self._redact = Redactor([api_key])
+        self._warn = warn or _stderr_line
         self._session: aiohttp.ClientSession | None = None
         self._structured_cache: dict[int, dict[str, Any]] = {}
+        self._guard = AnswerGuard(check_schema=self.dialect != "none")
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._halted = False
+        self._busy = self._waiting = 0
+        self._warned_params = False
 
+    # -- start / stop --------------------------------------------------------------------
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300,
                                          keepalive_timeout=60)
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=self.spec.timeout_s))
-        await self._preflight()
+        models = await self._preflight()
+        self._choose_dialect(await probe_server(self._get_json, self.url, models))
 
     async def close(self) -> None:
+        """Stop every worker still running (nothing more is sent), then close the session."""
+        self._halted = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-    async def _preflight(self) -> None:
-        """Check the server is up, the key works and the model is served (one GET /models)."""
+    async def _preflight(self) -> Any:
+        """Check the server is up, the key works and the model is served (one GET /models);
+        returns the parsed body for ``probe_server`` (None when there is none)."""
         assert self._session is not None
         try:
             async with self._session.get(f"{self.url}/models", headers=self._headers,
                                          timeout=aiohttp.ClientTimeout(total=15)) as resp:
-                raw = await resp.read()
+                raw = await _read_capped(resp, MAX_BODY_BYTES) or b""
                 status = resp.status
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
             raise BackendError(
@@ -120,16 +174,42 @@ class OpenAICompatibleBackend:
             raise BackendError(f"the server at {self.url} rejected the API key (HTTP {status})",
                                "check the key in the variable named by --api-key-env")
         if status != 200:
-            return  # some gateways have no /models; the first request will tell
+            return None  # some gateways have no /models; the first request will tell
         try:
-            served = [m.get("id") for m in orjson.loads(raw).get("data", [])]
+            payload = orjson.loads(raw)
+            served = [str(m.get("id")) for m in payload.get("data", [])]
         except (orjson.JSONDecodeError, AttributeError, TypeError):
-            return
+            return None
         if served and self.model not in served:
-            raise BackendError(
-                f"model `{self.model}` is not served at {self.url} (it serves: "
-                f"{', '.join(map(str, served[:8]))})", "pass --model with one of those names")
+            names = self._redact.cut(", ".join(served[:8]), ERROR_CHARS)
+            raise BackendError(f"model `{self.model}` is not served at {self.url} (it serves: "
+                               f"{names})", "pass --model with one of those names")
+        return payload
 
+    async def _get_json(self, url: str) -> Any:
+        """GET ``url`` and parse its JSON body; None on any failure (for probing only)."""
+        assert self._session is not None
+        try:
+            async with self._session.get(url, headers=self._headers, timeout=aiohttp.
+                                         ClientTimeout(total=PROBE_TIMEOUT_S)) as resp:
+                raw = await _read_capped(resp, 1 << 20)
+                return orjson.loads(raw) if resp.status == 200 and raw else None
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
+            return None
+
+    def _choose_dialect(self, identity: ServerIdentity | None) -> None:
+        """The dialect: the job's, else the server's own, else the documented default
+        (``vllm``; a server that ignores it is caught by the answer guard)."""
+        self.identity = identity
+        if self.spec.server is None and identity is not None:
+            self.dialect = identity.preferred
+        elif identity is not None and not identity.understands(self.spec.server):
+            self._warn(f"warning: the server at {self.url} is {identity.label} "
+                       f"({identity.evidence}), which does not understand --server "
+                       f"{self.spec.server}: pass --server {identity.preferred}")
+        self._guard.check_schema = self.dialect != "none"
+
+    # -- request bodies ------------------------------------------------------------------
     def _structured(self, request: LLMRequest) -> dict[str, Any]:
         schema = request.schema
         cached = self._structured_cache.get(id(schema))
@@ -139,16 +219,22 @@ class OpenAICompatibleBackend:
         return cached
 
     def _body(self, request: LLMRequest) -> bytes:
-        body = {"model": self.model, "messages": request.messages, **request.params,
+        params, dropped = wire_params(self.dialect, self.model, request.params)
+        if dropped and not self._warned_params:
+            self._warned_params = True
+            self._warn(f"warning: model `{self.model}` is a reasoning model: not sending "
+                       f"{', '.join(dropped)} (it refuses them)")
+        body = {"model": self.model, "messages": request.messages, **params,
                 **self._structured(request)}
         return orjson.dumps(body)
 
+    # -- the stream ----------------------------------------------------------------------
     async def generate(self, requests: AsyncIterable[LLMRequest]) -> AsyncIterator[LLMResult]:
         """Send requests with ``concurrency`` workers; yield results as they finish.
 
         The pump fills the inbox in bursts: it pauses once ``2 × concurrency`` requests wait
         and resumes when the workers have taken half of them, instead of being woken up once
-        per request as a bounded queue would.
+        per request as a bounded queue would. After a fatal result nothing more is sent.
         """
         inbox: asyncio.Queue[Any] = asyncio.Queue()
         outbox: asyncio.Queue[Any] = asyncio.Queue()
@@ -168,15 +254,25 @@ class OpenAICompatibleBackend:
 
         async def worker() -> None:
             try:
-                while (request := await inbox.get()) is not _DONE:
+                while not self._halted and (request := await inbox.get()) is not _DONE:
                     if inbox.qsize() <= low:
                         room.set()
-                    outbox.put_nowait(await self._send(request))
+                    self._busy += 1
+                    try:
+                        result = await self._send_safely(request)
+                    finally:
+                        self._busy -= 1
+                    if self._halted:
+                        break
+                    idle = self._busy == 0 and inbox.empty()
+                    for item in self._review(result, idle):
+                        outbox.put_nowait(item)
             finally:
                 outbox.put_nowait(_DONE)
 
         tasks = [asyncio.create_task(pump())]
         tasks += [asyncio.create_task(worker()) for _ in range(self.concurrency)]
+        self._tasks.update(tasks)
         running = self.concurrency
         try:
             while running:
@@ -185,11 +281,39 @@ class OpenAICompatibleBackend:
                     running -= 1
                 else:
                     yield item
-            await tasks[0]
+            if not self._halted:
+                for item in self._guard.flush():
+                    yield item
+                await tasks[0]
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self._tasks.difference_update(tasks)
+
+    def _review(self, result: LLMResult, idle: bool) -> list[LLMResult]:
+        """Pass a result through the answer guard (which may hold it back or stop the run)."""
+        if result.error_kind == "fatal":
+            self._halted = True
+            return [result]
+        verdict = self._guard.review(result)
+        if isinstance(verdict, Trip):
+            self._halted = True
+            return [LLMResult(result.request, error_kind="fatal", sends=result.sends,
+                              error=trip_message(verdict, self.url, self.dialect,
+                                                 self.identity, self._redact))]
+        return verdict + self._guard.flush() if idle else verdict
+
+    # -- one request ---------------------------------------------------------------------
+    async def _send_safely(self, request: LLMRequest) -> LLMResult:
+        """``_send``, with any exception turned into this row's failure (a worker never dies
+        of one strange answer)."""
+        try:
+            return await self._send(request)
+        except Exception as exc:  # noqa: BLE001 - recorded as the row's failure
+            return LLMResult(request, error_kind="backend_error", error=self._redact.cut(
+                f"unexpected error handling the answer: {type(exc).__name__}: {exc}",
+                ERROR_CHARS))
 
     async def _send(self, request: LLMRequest) -> LLMResult:
         """One request with retries; never raises for server or network trouble."""
@@ -198,66 +322,83 @@ class OpenAICompatibleBackend:
         headers = {**self._headers, "X-Enrich-Key": request.key}
         url = f"{self.url}/chat/completions"
         started = time.perf_counter()
-        kind, error, wait = "http_error", "", 0.0
+        failure = _Retry("http_error", "not sent (the run stopped)")
+        sends = 0
         for attempt in range(self.spec.max_retries + 1):
+            if self._halted:
+                break
             if attempt:
-                backoff = min(30.0, 0.25 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
-                await asyncio.sleep(max(wait, backoff))
-            wait = 0.0
-            try:
-                async with self._session.post(url, data=body, headers=headers) as resp:
-                    raw = await resp.read()
-                    status = resp.status
-                    if status == 200:
-                        result = self._parse(request, raw)
-                        result.sends = attempt + 1
-                        result.latency_s = time.perf_counter() - started
-                        if result.error_kind != "bad_response":
-                            return result
-                        kind, error = result.error_kind, result.error or ""
-                        continue
-                    detail = self._redact(_error_text(raw))
-                    if status in (401, 403):
-                        return self._fatal(request, f"the server rejected the API key (HTTP "
-                                           f"{status}): {detail}", attempt)
-                    if status == 404:
-                        return self._fatal(request, f"model `{self.model}` or endpoint not "
-                                           f"found at {self.url} (HTTP 404): {detail}", attempt)
-                    if status not in _RETRY_STATUS:
-                        return LLMResult(request, error_kind="bad_request", sends=attempt + 1,
-                                         error=f"HTTP {status}: {detail}",
-                                         latency_s=time.perf_counter() - started)
-                    kind = "rate_limited" if status == 429 else "http_error"
-                    error = f"HTTP {status}: {detail}"
-                    wait = _retry_after(resp.headers) or 0.0
-            except TimeoutError:
-                kind, error = "timeout", f"no answer within {self.spec.timeout_s:g} s"
-            except (aiohttp.ClientError, OSError) as exc:
-                kind, error = "connection", self._redact(f"{type(exc).__name__}: {exc}")[:300]
-        return LLMResult(request, error_kind=kind, error=error,
-                         sends=self.spec.max_retries + 1,
-                         latency_s=time.perf_counter() - started)
+                await self._pause(attempt, failure.wait)
+                if self._halted:
+                    break
+            sends += 1
+            outcome = await self._attempt(request, url, body, headers)
+            if isinstance(outcome, LLMResult):
+                outcome.sends, outcome.latency_s = sends, time.perf_counter() - started
+                return outcome
+            failure = outcome
+        return LLMResult(request, error_kind=failure.kind, error=failure.error, sends=sends,
+                         latency_s=time.perf_counter() - started, extra=failure.extra)
 
-    def _redact(self, text: str) -> str:
-        """Error text without the API key (some servers echo it back in their errors)."""
-        return text.replace(self._secret, "***") if self._secret else text
-
-    def _fatal(self, request: LLMRequest, message: str, attempt: int) -> LLMResult:
-        return LLMResult(request, error_kind="fatal", error=message, sends=attempt + 1)
-
-    @staticmethod
-    def _parse(request: LLMRequest, raw: bytes) -> LLMResult:
+    async def _pause(self, attempt: int, wait: float) -> None:
+        """Exponential backoff with full jitter, or the server's Retry-After if longer."""
+        backoff = min(30.0, 0.25 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+        if wait <= backoff:
+            await asyncio.sleep(backoff)
+            return
+        self._waiting += 1
+        self.status_note = (f"waiting {wait:.0f} s (server asked Retry-After)" if wait >= 1
+                            else f"waiting {wait:.1f} s (server asked Retry-After)")
         try:
-            data = orjson.loads(raw)
-            choice = data["choices"][0]
-            content = choice["message"].get("content")
-            usage = data.get("usage") or {}
-            logprobs = (choice.get("logprobs") or {}).get("content")
-        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
-            return LLMResult(request, error_kind="bad_response",
-                             error=f"unexpected response body ({type(exc).__name__})")
-        return LLMResult(
-            request, content=content, raw=raw.decode("utf-8", "replace"),
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-            finish_reason=choice.get("finish_reason"), logprobs=logprobs)
+            await asyncio.sleep(wait)
+        finally:
+            self._waiting -= 1
+            if not self._waiting:
+                self.status_note = None
+
+    async def _attempt(self, request: LLMRequest, url: str, body: bytes,
+                       headers: dict[str, str]) -> LLMResult | _Retry:
+        assert self._session is not None
+        try:
+            async with self._session.post(url, data=body, headers=headers) as resp:
+                raw = await _read_capped(resp, MAX_BODY_BYTES)
+                if raw is None:
+                    return LLMResult(request, error_kind="too_large", error=(
+                        f"the response body is over {MAX_BODY_BYTES:,} bytes (Content-Length "
+                        f"{resp.content_length or 'not given'}); it was not read"))
+                if resp.status == 200:
+                    return self._from_body(request, raw, resp.content_type)
+                return self._from_error(request, resp.status, raw, resp.headers)
+        except TimeoutError:
+            return _Retry("timeout", f"no answer within {self.spec.timeout_s:g} s")
+        except (aiohttp.ClientError, OSError) as exc:
+            return _Retry("connection",
+                          self._redact.cut(f"{type(exc).__name__}: {exc}", ERROR_CHARS))
+
+    def _from_body(self, request: LLMRequest, raw: bytes,
+                   content_type: str) -> LLMResult | _Retry:
+        parsed = parse_completion(raw, content_type, MAX_ANSWER_CHARS)
+        if isinstance(parsed, Answer):
+            content = parsed.content
+            if content is not None:
+                content = self._redact(content)
+            return LLMResult(request, content=content,
+                             raw=self._redact(parsed.raw), prompt_tokens=parsed.prompt_tokens,
+                             completion_tokens=parsed.completion_tokens,
+                             finish_reason=parsed.finish_reason, logprobs=parsed.logprobs)
+        error = self._redact.cut(parsed.message, ERROR_CHARS)
+        extra = {"sent": parsed.sent, "said": parsed.said} if parsed.sent else {}
+        if parsed.retry:
+            return _Retry(parsed.kind, error, extra=extra)
+        return LLMResult(request, error_kind=parsed.kind, error=error, extra=extra)
+
+    def _from_error(self, request: LLMRequest, status: int, raw: bytes,
+                    headers: Any) -> LLMResult | _Retry:
+        message, code = error_fields(raw)
+        context = ErrorContext(self.url, self.model, self.dialect,
+                               dialect_hint(self.identity, self.dialect, refused=True))
+        verdict = classify(status, self._redact.cut(message, ERROR_CHARS), code, context)
+        if verdict.retry:
+            return _Retry(verdict.kind, verdict.message,
+                          retry_after_s(headers, self.spec.max_retry_after_s))
+        return LLMResult(request, error_kind=verdict.kind, error=verdict.message)

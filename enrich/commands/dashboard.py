@@ -6,13 +6,6 @@ from typing import Annotated
 import typer
 
 
-def app_path() -> Path:
-    """The dashboard's entry script, ``eval/dashboard/app.py`` next to the enrich package."""
-    import enrich
-
-    return Path(enrich.__file__).resolve().parent.parent / "eval" / "dashboard" / "app.py"
-
-
 def dashboard(
     db: Annotated[Path | None, typer.Option("--db", help="DuckDB file [env: ENRICH_DB; "
                                                          "default: enrich.duckdb]")] = None,
@@ -25,20 +18,20 @@ def dashboard(
 ) -> None:
     """Runs over time, an output browser, agreement with human labels, prompt version
     comparison and retrieval metrics, at http://ADDRESS:PORT. Stop with Ctrl-C."""
-    import importlib.util
     import os
     import sys
 
+    from enrich.dashboard import app_path
     from enrich.errors import ConfigError
+    from enrich.optional import require
     from enrich.settings import EnrichSettings
 
-    if importlib.util.find_spec("streamlit") is None:
-        raise ConfigError("the dashboard needs streamlit and altair",
-                          "install them: pip install 'enrich[dashboard]'")
+    require("dashboard", "enrich dashboard")
     script = app_path()
     if not script.is_file():
-        raise ConfigError(f"dashboard app not found at {script}",
-                          "run from a checkout of the enrich repository")
+        raise ConfigError(f"dashboard app not found at {script}: the enrich install is "
+                          "incomplete", "reinstall it: pip install --force-reinstall "
+                          "'enrich[dashboard]'")
     store = (db or EnrichSettings().db).resolve()
     if not store.exists():
         raise ConfigError(f"no store at {store}", "run a job first, or pass --db PATH")

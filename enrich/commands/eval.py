@@ -41,7 +41,18 @@ def _suite(name: str, resamples: int | None, limit: int | None = None) -> Any:
 
 
 def _results_dir(suite: Any, results: Path | None) -> Path:
-    return results or suite.root / "eval" / "results"
+    """``--results``, else ``eval/results`` of the suite's project (of the current project
+    for a built-in suite: never inside the installed package)."""
+    from enrich._builtin import builtin_folder
+    from enrich.jobs import find_project_root
+
+    if results:
+        return results
+    project = find_project_root(Path.cwd())
+    builtin = builtin_folder("eval/suites", project / "eval" / "suites")
+    is_builtin = builtin is not None and suite.path is not None and \
+        Path(suite.path).resolve().parent == builtin
+    return (project if is_builtin else suite.root) / "eval" / "results"
 
 
 @app.command("run")
@@ -137,17 +148,28 @@ def compare(
 
 @app.command("list")
 def list_suites() -> None:
-    """The suites of this project (eval/suites/) with kind, prompt and golden set."""
+    """The suites of this project (eval/suites/) and the built-in ones, with their source,
+    kind, prompt and golden set."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
+    from enrich._builtin import BUILTIN, PROJECT, builtin_folder
     from enrich.evaluate.suites import list_suites as find
     from enrich.evaluate.suites import load_suite
     from enrich.jobs import find_project_root
 
-    table = Table("suite", "kind", "prompt", "golden", "metrics")
-    for path in find(find_project_root(Path.cwd())):
+    root = find_project_root(Path.cwd())
+    own = find(root)
+    builtin = builtin_folder("eval/suites", root / "eval" / "suites")
+    shipped = [p for p in find(builtin.parent.parent) if p.stem not in {o.stem for o in own}
+               ] if builtin else []
+    table = Table(Column("suite", no_wrap=True), Column("source", no_wrap=True), "kind",
+                  "prompt", "golden", "metrics")
+    for path, source in [*((p, PROJECT) for p in own), *((p, BUILTIN) for p in shipped)]:
         s = load_suite(path)
-        table.add_row(s.name, s.kind, s.job.prompt if s.job else "-", s.golden.path,
+        table.add_row(s.name, source, s.kind, s.job.prompt if s.job else "-", s.golden.path,
                       ", ".join(s.metric_names()))
     Console().print(table)
+    if not own:
+        typer.echo(f"no project suites in {root / 'eval' / 'suites'}: the list shows the "
+                   "built-in ones; run one with `enrich eval run NAME`", err=True)

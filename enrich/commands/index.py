@@ -43,6 +43,7 @@ def build(
 
         raise ConfigError("pass exactly one of --items FILE or --db STORE",
                           "e.g. enrich index build --items items.csv --out index/")
+    _warn_if_worse(model, reranker)
     ids, texts, metadata = (items_from_file(items, id_column, text_column or ["text"])
                             if items is not None else items_from_store(db))  # type: ignore[arg-type]
     index = ItemIndex.build(ids, texts, model=model, metadata=metadata, batch_size=batch_size,
@@ -66,27 +67,58 @@ def search(
     bm25: Annotated[bool, typer.Option("--bm25", help="BM25 candidates instead of vectors")
                     ] = False,
     candidates: Annotated[int, typer.Option(min=1, help="Candidates to rerank")] = 100,
-    blend: Annotated[float | None, typer.Option(
-        min=0.0, max=1.0, help="Rank by BLEND × cross-encoder + (1 − BLEND) × first stage")
-    ] = None,
+    blend: Annotated[str | None, typer.Option(
+        help="Rank by BLEND × cross-encoder + (1 − BLEND) × first stage (0–1), or `auto`: the "
+             "weight the reranker's gain gate found best on its dev split")] = None,
     int8: Annotated[bool, typer.Option(
         "--int8", help="Run the cross-encoder's linear layers in int8 (faster on CPU)")] = False,
     threads: Annotated[int | None, typer.Option(min=1, help="torch CPU threads")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Rerank batches on N threads side by side (1 torch thread each)")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines output")] = False,
 ) -> None:
     """Search an index: `enrich search "cordless drill" --index index/ --rerank`."""
     from enrich.retrieval.pipeline import Pipeline
 
     model = _reranker_for(index, reranker) if rerank else None
+    if model is not None:
+        _warn_if_worse(None, model)
     pipeline = Pipeline.from_folder(index, first_stage="bm25" if bm25 else "dense",
                                     reranker=model, candidates=candidates, threads=threads,
-                                    int8=int8, blend=blend)
+                                    int8=int8, blend=_blend_value(blend), workers=workers)
     hits = pipeline.search(query, k=k)
     if as_json:
         for hit in hits:
             typer.echo(json.dumps(hit.to_dict(), default=str))
         return
     _print_hits(hits, reranked=model is not None)
+
+
+def _warn_if_worse(*models: str | None) -> None:
+    """Print the gain gate's warning for each model whose card says it is worse than its
+    base (on stderr; serving goes on)."""
+    from enrich.distill.gate import serving_warning
+
+    for model in models:
+        message = serving_warning(model)
+        if message:
+            typer.echo(message, err=True)
+
+
+def _blend_value(blend: str | None) -> float | str | None:
+    """``--blend``: None, ``auto``, or a weight in [0, 1]."""
+    from enrich.errors import ConfigError
+
+    if blend is None or blend == "auto":
+        return blend
+    try:
+        value = float(blend)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"--blend {blend}: expected a weight between 0 and 1, or auto",
+                          "e.g. --blend 0.5 (half cross-encoder, half first stage)")
+    return value
 
 
 def _reranker_for(index: Path, reranker: str | None) -> str:

@@ -15,17 +15,24 @@ PromptsDir = Annotated[Path, typer.Option("--prompts", help="Prompt folder")]
 
 @app.command("list")
 def list_prompts(prompts: PromptsDir = Path("prompts")) -> None:
-    """Every prompt with its version (content hash), schema and description."""
+    """Every prompt with its version (content hash), schema and description: the project's
+    own (prompts/) and the built-in library's, marked by source."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from enrich.prompts import PromptLibrary
 
-    table = Table("name", "version", "task", "schema", "description")
-    for prompt in PromptLibrary(prompts).all():
-        table.add_row(prompt.name, prompt.version, prompt.task or "", prompt.schema_name,
-                      prompt.description)
+    library = PromptLibrary(prompts)
+    table = Table(Column("name", no_wrap=True), Column("source", no_wrap=True), "version",
+                  "task", "schema", "description")
+    for path, source in library.sources():
+        prompt = library.load_file(path)
+        table.add_row(prompt.name, source, prompt.version, prompt.task or "",
+                      prompt.schema_name, prompt.description)
     Console().print(table)
+    if not library.paths():
+        typer.echo(f"no project prompts in {prompts}: the list shows the built-in library; "
+                   "start a project with `enrich init`", err=True)
 
 
 @app.command("show")

@@ -15,19 +15,22 @@ SchemasDir = Annotated[Path, typer.Option("--schemas", help="Schema folder")]
 
 @app.command("list")
 def list_schemas(schemas: SchemasDir = Path("schemas")) -> None:
-    """Every output schema with its fingerprint and top-level fields."""
+    """Every output schema with its source (project or built-in), fingerprint and fields."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from enrich.schema_registry import SchemaRegistry
 
     registry = SchemaRegistry(schemas)
-    table = Table("name", "fingerprint", "fields")
+    table = Table(Column("name", no_wrap=True), "source", "fingerprint", "fields")
     for name in registry.names():
         schema = registry.get(name)
         fields = ", ".join(schema.json_schema.get("properties", {}))
-        table.add_row(name, schema.fingerprint, fields)
+        table.add_row(name, registry.source(name), schema.fingerprint, fields)
     Console().print(table)
+    if not schemas.is_dir():
+        typer.echo(f"no project schemas in {schemas}: the list shows the built-in library; "
+                   "start a project with `enrich init`", err=True)
 
 
 @app.command("export")

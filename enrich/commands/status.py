@@ -16,7 +16,11 @@ def status(
                                                         "exit 1 on a problem")] = False,
     limit: Annotated[int, typer.Option(min=1, help="Most recent runs to show")] = 20,
 ) -> None:
-    """Runs with their counts (ok, failed, cached, pending), tokens and timing."""
+    """Runs with their counts (ok, failed, cached, pending), tokens and timing.
+
+    Tokens are those of the stored results, the totals the run summary shows too; what failed
+    attempts cost is reported by the run summary on a line of its own.
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -24,7 +28,8 @@ def status(
     from enrich.store import Store
     from enrich.store.queries import consistency_problems, list_runs
 
-    with Store(db or EnrichSettings().db, read_only=True) as store:
+    location = EnrichSettings().store_location(db)
+    with Store(location.path, read_only=True, origin=location.origin) as store:
         runs = list_runs(store, limit)
         problems = consistency_problems(store) if check else {}
     if as_json:
@@ -63,6 +68,7 @@ def export(
     from enrich.settings import EnrichSettings
     from enrich.store import Store
 
-    with Store(db or EnrichSettings().db, read_only=True) as store:
+    location = EnrichSettings().store_location(db)
+    with Store(location.path, read_only=True, origin=location.origin) as store:
         run_id, n = export_run(store, run_or_job, out, fmt)
     typer.echo(f"exported {n:,} rows of {run_id} to {out}")

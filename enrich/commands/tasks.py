@@ -23,13 +23,14 @@ JobsDir = Annotated[Path, typer.Option("--jobs", help="Folder of example job fil
 
 def _example_jobs(folder: Path) -> dict[str, list[str]]:
     """Job files by the task they declare (read as plain YAML, not validated)."""
-    import yaml
+    from enrich.errors import ConfigError
+    from enrich.yaml_files import load_yaml_file
 
     found: dict[str, list[str]] = {}
     for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError, OSError):
+            data = load_yaml_file(path, "job file")
+        except ConfigError:
             continue
         if isinstance(data, dict) and isinstance(data.get("task"), str):
             found.setdefault(data["task"], []).append(str(path))

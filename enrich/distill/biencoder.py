@@ -4,22 +4,28 @@ Training sets, one loss each, mixed by the trainer's multi-dataset sampler:
 
 - ``synthetic``: (synthetic query, item, mined hard negatives) with
   :class:`~sentence_transformers.losses.MultipleNegativesRankingLoss` (or the cached variant,
-  which allows large batches in little memory);
+  which allows large batches in little memory); with ``loss="margin-mse"`` (GPL) the same
+  triples with :class:`~sentence_transformers.losses.MarginMSELoss` on the teacher's margin
+  ``teacher(q, pos) − teacher(q, neg)`` (data built with ``enrich distill data --teacher``);
 - ``teacher``: (query, item a, item b, teacher margin) with
   :class:`~sentence_transformers.losses.MarginMSELoss`, when ``match_labels`` gave margins;
 - ``users``: (user summary, liked item) with MultipleNegativesRankingLoss, when user summaries
   exist.
 
-The held-out split of the synthetic queries is scored with
-:class:`~sentence_transformers.evaluation.InformationRetrievalEvaluator` before and after.
+The gain gate (:mod:`enrich.distill.gate`) scores the base and the distilled model on the same
+held-out queries — the synthetic dev split, and human qrels when given — with bootstrap
+intervals, and writes the verdict into the model card.
 """
 
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from enrich.distill.dataset import DistillDataset
-from enrich.distill.training import TrainingOptions, set_up_cpu, short_metrics, trainer_arguments
+from enrich.distill.gate import gate_biencoder, gate_metrics, gate_sets
+from enrich.distill.training import TrainingOptions, set_up_cpu, trainer_arguments
 from enrich.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -34,11 +40,17 @@ class BiEncoderConfig(TrainingOptions):
         'mnrl'
     """
 
-    loss: Literal["mnrl", "cached-mnrl"] = "mnrl"
+    loss: Literal["mnrl", "cached-mnrl", "margin-mse"] = "mnrl"
     mini_batch_size: int = Field(default=16, ge=1, description="cached-mnrl mini-batch")
     max_seq_length: int = Field(default=256, ge=16, le=512)
     use_margins: bool = Field(default=True, description="MarginMSE on teacher margins")
     use_user_pairs: bool = Field(default=True, description="user summary → liked item")
+    eval_qrels: Path | None = Field(default=None, description="human qrels (query_id, doc_id, "
+                                    "gain) for the gain gate")
+    eval_queries: Path | None = Field(default=None, description="their queries (query_id, text)")
+    eval_corpus: Path | None = Field(default=None, description="their corpus (item_id, text); "
+                                     "default: the data's corpus")
+    gate_resamples: int = Field(default=1000, ge=0, description="bootstrap resamples of the gate")
 
 
 class BiEncoderDistiller:
@@ -73,23 +85,29 @@ class BiEncoderDistiller:
         cfg = self.config
         set_up_cpu(cfg.threads)
         data = DistillDataset(cfg.data)
+        heldouts = gate_sets(cfg, data)
         model = self._load_model()
         train, losses = self._train_sets(model, data)
-        evaluator = self._evaluator(data)
-        before = short_metrics(evaluator(model), "dev") if evaluator else {}
         single = len(train) == 1
         trainer = SentenceTransformerTrainer(
             model=model, args=self._arguments(),
             train_dataset=next(iter(train.values())) if single else train,
             loss=next(iter(losses.values())) if single else losses)
+        started = time.perf_counter()
         trainer.train()
-        after = short_metrics(evaluator(model), "dev") if evaluator else {}
+        steps = {"steps": int(trainer.state.global_step),
+                 "seconds": round(time.perf_counter() - started, 1)}
         cfg.out.mkdir(parents=True, exist_ok=True)
         model.save(str(cfg.out))
+        gate = gate_biencoder(cfg.base_model, str(cfg.out), heldouts, cfg.gate_resamples,
+                              cfg.vector_cache) if heldouts else {"verdict": "not measured",
+                                                                  "results": []}
+        before, after = gate_metrics(gate)
         rows = {name: len(ds) for name, ds in train.items()}
         write_model_card(cfg.out, "bi-encoder", data.manifest, cfg.model_dump(mode="json"),
-                         before, after, rows)
-        return {"out": str(cfg.out), "before": before, "after": after, "train_rows": rows}
+                         before, after, rows, gate=gate, training=steps)
+        return {"out": str(cfg.out), "before": before, "after": after, "train_rows": rows,
+                "gate": gate, "training": steps}
 
     def _load_model(self) -> "SentenceTransformer":
         from sentence_transformers import SentenceTransformer, SentenceTransformerModelCardData
@@ -116,9 +134,13 @@ class BiEncoderDistiller:
             ranking = losses.MultipleNegativesRankingLoss(model)
         train: dict[str, Any] = {}
         loss: dict[str, Any] = {}
-        synthetic = data.triplets("train", cfg.num_negatives)
+        if cfg.loss == "margin-mse":
+            synthetic = data.teacher_triplets("train", cfg.num_negatives)
+            synthetic_loss: Any = losses.MarginMSELoss(model)
+        else:
+            synthetic, synthetic_loss = data.triplets("train", cfg.num_negatives), ranking
         if len(synthetic):
-            train["synthetic"], loss["synthetic"] = synthetic, ranking
+            train["synthetic"], loss["synthetic"] = synthetic, synthetic_loss
         margins = data.margins() if cfg.use_margins else None
         if margins is not None and len(margins):
             train["teacher"], loss["teacher"] = margins, losses.MarginMSELoss(model)
@@ -130,19 +152,6 @@ class BiEncoderDistiller:
                               "the data needs kept synthetic queries, teacher margins or user "
                               "pairs; rebuild it with `enrich distill data`")
         return train, loss
-
-    def _evaluator(self, data: DistillDataset) -> Any:
-        from sentence_transformers.sentence_transformer.evaluation import (
-            InformationRetrievalEvaluator,
-        )
-
-        queries, corpus, relevant = data.retrieval_eval("dev")
-        if not queries or not corpus:
-            return None
-        return InformationRetrievalEvaluator(
-            queries, corpus, relevant, name="dev", mrr_at_k=[10], ndcg_at_k=[10],
-            accuracy_at_k=[1], precision_recall_at_k=[10, 100], map_at_k=[100],
-            batch_size=64, show_progress_bar=self.config.show_progress, write_csv=False)
 
     def _arguments(self) -> Any:
         from sentence_transformers import SentenceTransformerTrainingArguments

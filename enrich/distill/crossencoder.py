@@ -1,11 +1,21 @@
 """Distil LLM outputs into a cross-encoder reranker (sentence-transformers ``CrossEncoder``).
 
-Targets per (query, item) pair, in [0, 1]: 1 for a kept synthetic query and its item, 0 for the
-hard negatives mined for it, and 1 − P(bad) for pairs the LLM judged (``match_labels``).
-Losses: :class:`~sentence_transformers.cross_encoder.losses.BinaryCrossEntropyLoss` on pairs
-(soft labels are fine), or the listwise
-:class:`~sentence_transformers.cross_encoder.losses.LambdaLoss` over each query's items. The
-head starts from all-MiniLM-L6-v2's encoder with a new one-logit classifier.
+Binary targets (``bce``, ``lambda``): 1 for a kept synthetic query and its item, 0 for the hard
+negatives mined for it, and 1 − P(bad) for pairs the LLM judged (``match_labels``), with
+:class:`~sentence_transformers.cross_encoder.losses.BinaryCrossEntropyLoss` on pairs (soft
+labels are fine) or the listwise :class:`~sentence_transformers.cross_encoder.losses.LambdaLoss`.
+
+Teacher targets (data built with ``enrich distill data --teacher``): ``mse`` regresses the
+teacher's standardised score of every (query, item) pair
+(:class:`~sentence_transformers.cross_encoder.losses.MSELoss`), ``margin-mse`` its margin
+between the positive and each negative (:class:`~sentence_transformers.cross_encoder.losses.
+MarginMSELoss`), so a mined "negative" the teacher likes is not pushed down.
+
+The encoder comes from ``base_model`` (default all-MiniLM-L6-v2) with a new one-logit head;
+a distilled bi-encoder folder is a valid starting point too (its encoder has seen the domain).
+The gain gate (:func:`enrich.distill.gate.gate_reranker`) compares the first stage alone with
+the first stage reranked, picks the blend weight on the synthetic dev split and writes both
+into the card.
 
 Training notes (Cranfield, CPU): with one mined negative per positive (balanced labels, only
 the hardest, often near-duplicate negative) the BCE loss stayed at ln 2 = 0.693 for 28 steps;
@@ -16,12 +26,15 @@ pooler their own learning rate (trainer ``learning_rate_mapping``): it makes a f
 tiny data learn, but 1e-3 lowered Cranfield dev nDCG@10 (0.706 → 0.660), so it is off by default.
 """
 
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from enrich.distill.dataset import DistillDataset
-from enrich.distill.training import TrainingOptions, set_up_cpu, short_metrics, trainer_arguments
+from enrich.distill.gate import gate_metrics, gate_reranker, gate_sets
+from enrich.distill.training import TrainingOptions, set_up_cpu, trainer_arguments
 from enrich.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -37,7 +50,7 @@ class CrossEncoderConfig(TrainingOptions):
         'bce'
     """
 
-    loss: Literal["bce", "lambda"] = "bce"
+    loss: Literal["bce", "lambda", "mse", "margin-mse"] = "bce"
     num_negatives: int = Field(default=3, ge=0, le=10, description="mined negatives per pair")
     max_length: int = Field(default=256, ge=16, le=512, description="query + item tokens")
     head_learning_rate: float | None = Field(
@@ -46,6 +59,13 @@ class CrossEncoderConfig(TrainingOptions):
     layers: int | None = Field(default=None, ge=1, description="keep only the base model's "
                                "first N transformer layers (None: all); fewer layers rerank "
                                "faster (enrich.retrieval.compact)")
+    eval_qrels: Path | None = Field(default=None, description="human qrels for the gate")
+    eval_queries: Path | None = Field(default=None, description="their queries (query_id, text)")
+    eval_corpus: Path | None = Field(default=None, description="their corpus (item_id, text)")
+    gate_first_stage: str | None = Field(default=None, description="bi-encoder whose top "
+                                         "gate_depth the gate reranks (default the base one)")
+    gate_depth: int = Field(default=30, ge=2, description="candidates reranked by the gate")
+    gate_resamples: int = Field(default=1000, ge=0, description="bootstrap resamples")
 
 
 class CrossEncoderDistiller:
@@ -80,28 +100,42 @@ class CrossEncoderDistiller:
         cfg = self.config
         set_up_cpu(cfg.threads)
         data = DistillDataset(cfg.data)
-        train = data.labeled_pairs("train", cfg.num_negatives)
-        if len(train) == 0:
-            raise ConfigError(f"{cfg.data}: no labelled pairs for a cross-encoder",
-                              "the data needs kept synthetic queries or match_labels; rebuild "
-                              "it with `enrich distill data`")
+        train = self._train_set(data)
+        heldouts = gate_sets(cfg, data)
         model = self._load_model()
-        evaluator = self._evaluator(data)
-        before = short_metrics(evaluator(model), "dev") if evaluator else {}
-        if cfg.loss == "lambda":
-            train = to_lists(train)
         trainer = CrossEncoderTrainer(model=model, args=self._arguments(), train_dataset=train,
                                       loss=self._loss(model))
+        started = time.perf_counter()
         trainer.train()
+        steps = {"steps": int(trainer.state.global_step),
+                 "seconds": round(time.perf_counter() - started, 1)}
         losses_seen = [float(e["loss"]) for e in trainer.state.log_history if "loss" in e]
-        after = short_metrics(evaluator(model), "dev") if evaluator else {}
+        gate = gate_reranker(model, cfg.gate_first_stage, heldouts, cfg.gate_depth,
+                             cfg.gate_resamples, cfg.vector_cache) if heldouts else {
+            "verdict": "not measured", "results": []}
+        before, after = gate_metrics(gate)
         cfg.out.mkdir(parents=True, exist_ok=True)
         model.save(str(cfg.out))
         rows = {"labeled": len(train)}
         write_model_card(cfg.out, "cross-encoder", data.manifest, cfg.model_dump(mode="json"),
-                         before, after, rows)
+                         before, after, rows, gate=gate, training=steps)
         return {"out": str(cfg.out), "before": before, "after": after, "train_rows": rows,
-                "loss": losses_seen}
+                "loss": losses_seen, "gate": gate, "training": steps}
+
+    def _train_set(self, data: DistillDataset) -> "Dataset":
+        cfg = self.config
+        if cfg.loss == "mse":
+            train = data.teacher_pairs("train", cfg.num_negatives)
+        elif cfg.loss == "margin-mse":
+            frame = data.teacher_triplets("train", cfg.num_negatives)
+            train = standardised_margins(frame)
+        else:
+            train = data.labeled_pairs("train", cfg.num_negatives)
+        if len(train) == 0:
+            raise ConfigError(f"{cfg.data}: no labelled pairs for a cross-encoder",
+                              "the data needs kept synthetic queries or match_labels; rebuild "
+                              "it with `enrich distill data`")
+        return to_lists(train) if cfg.loss == "lambda" else train
 
     def _load_model(self) -> "CrossEncoder":
         from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderModelCardData
@@ -121,17 +155,11 @@ class CrossEncoderDistiller:
 
         if self.config.loss == "lambda":
             return losses.LambdaLoss(model)
+        if self.config.loss == "mse":
+            return losses.MSELoss(model)
+        if self.config.loss == "margin-mse":
+            return losses.MarginMSELoss(model)
         return losses.BinaryCrossEntropyLoss(model)
-
-    def _evaluator(self, data: DistillDataset) -> Any:
-        from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
-
-        samples = data.rerank_samples("dev")
-        if not samples:
-            return None
-        return CrossEncoderRerankingEvaluator(samples, at_k=10, name="dev", batch_size=64,
-                                              show_progress_bar=self.config.show_progress,
-                                              write_csv=False)
 
     def _arguments(self) -> Any:
         from sentence_transformers.cross_encoder import CrossEncoderTrainingArguments
@@ -140,6 +168,22 @@ class CrossEncoderDistiller:
                    if self.config.head_learning_rate else {})
         return trainer_arguments(self.config, CrossEncoderTrainingArguments,
                                  learning_rate_mapping=mapping)
+
+
+def standardised_margins(triplets: "Dataset") -> "Dataset":
+    """Teacher margins divided by their spread (cross-encoder logits have no fixed scale).
+
+    Example:
+        >>> standardised_margins(Dataset.from_dict({"query": ["q", "q"], "positive": ["a", "a"],
+        ...     "negative": ["b", "c"], "label": [0.1, 0.3]}))["label"]   # doctest: +SKIP
+        [1.0, 3.0]
+    """
+    import numpy as np
+
+    labels = np.asarray(triplets["label"], dtype=np.float64)
+    spread = float(np.sqrt(np.mean(labels ** 2))) if len(labels) else 1.0
+    spread = spread or 1.0
+    return triplets.remove_columns("label").add_column("label", (labels / spread).tolist())
 
 
 def to_lists(pairs: "Dataset") -> "Dataset":

@@ -6,7 +6,8 @@ and models every row came from:
 
 ============================ ==================================================================
 ``pairs.parquet``            (synthetic query, item) positives from kept ``synthetic_queries``
-``negatives.parquet``        hard negatives per pair, mined with the base model and a margin
+``negatives.parquet``        hard negatives per pair, mined with the base model and a margin;
+                             with ``teacher``, the teacher's scores of both and their margin
 ``teacher.parquet``          ``match_labels``: label, P(bad), relevance = 1 − P(bad)
 ``margins.parquet``          teacher margins rel(a) − rel(b) per query (for MarginMSE)
 ``user_pairs.parquet``       (user summary, liked item) from ``user_summaries`` (+ ratings)
@@ -54,6 +55,15 @@ class DistillDataConfig(BaseModel):
     range_max: int | None = Field(default=None, ge=1)
     dev_fraction: float = Field(default=0.1, ge=0, lt=1)
     max_margins_per_query: int = Field(default=10, ge=1)
+    teacher: str | None = Field(default=None, description="grade every (query, positive, "
+                                "negative) triple: bm25, biencoder, ql, ql-pmi, rrf, zsum, "
+                                "rrf:A,B, zsum:A,B (enrich.distill.teachers)")
+    teacher_model: str = Field(default="smollm2-135m", description="LLM of ql / ql-pmi")
+    teacher_template: str = Field(default="passage", description="passage | product | "
+                                  "a prefix with {item}")
+    teacher_threads: int | None = Field(default=None, ge=1, description="LLM threads")
+    vector_cache: Path | None = Field(default=None, description="keep the teacher's corpus "
+                                      "vectors here (enrich.retrieval.vectors)")
     seed: int = 0
     show_progress: bool = True
 
@@ -95,6 +105,10 @@ class DistillDataBuilder:
             ConfigError: the store has none of the views, or no usable rows.
         """
         cfg = self.config
+        if cfg.teacher:
+            from enrich.distill.teachers import parse_teacher
+
+            parse_teacher(cfg.teacher)  # a misspelt teacher fails before the mining
         with ViewReader(cfg.db, cfg.runs) as views:
             frames, run_ids = self._read(views)
             provenance = {name: views.run_info(ids) for name, ids in run_ids.items()}
@@ -107,6 +121,8 @@ class DistillDataBuilder:
         negatives = pd.DataFrame()
         if not frames["pairs"].empty:
             negatives, mining_stats = self._mine(frames["pairs"], corpus)
+            if cfg.teacher:
+                negatives, mining_stats["teacher"] = self._grade(negatives, corpus)
         frames |= {"negatives": negatives, "corpus": corpus,
                    "margins": teacher_margins(frames["teacher"], cfg.max_margins_per_query)}
         return self._write(frames, provenance, mining_stats)
@@ -159,6 +175,28 @@ class DistillDataBuilder:
         split = dict(zip(pairs["item_id"], pairs["split"], strict=True))
         negatives["split"] = [split.get(i, "train") for i in negatives["positive_id"]]
         return negatives, stats | {"base_model": cfg.base_model or "all-MiniLM-L6-v2"}
+
+    def _grade(self, negatives: pd.DataFrame, corpus: pd.DataFrame
+               ) -> tuple[pd.DataFrame, dict[str, Any]]:
+        """The teacher's scores of every triple (see :mod:`enrich.distill.teacher_scores`)."""
+        from enrich.distill.llm_teacher import LLMTeacher
+        from enrich.distill.teacher_scores import add_teacher_scores
+        from enrich.distill.teachers import build_teacher, parse_teacher
+
+        cfg = self.config
+        _, parts = parse_teacher(cfg.teacher or "")
+        llm = None
+        if any(p.startswith("ql") for p in parts):
+            llm = LLMTeacher(cfg.teacher_model, template=cfg.teacher_template,
+                             n_threads=cfg.teacher_threads, show_progress=cfg.show_progress,
+                             cache=cfg.out / "llm_teacher_cache.parquet")
+        texts = dict(zip(corpus["item_id"].astype(str), corpus["text"], strict=True))
+        teacher = build_teacher(cfg.teacher or "", texts, base_model=cfg.base_model, llm=llm,
+                                show_progress=cfg.show_progress, cache_dir=cfg.vector_cache)
+        graded, facts = add_teacher_scores(negatives, teacher)
+        if llm is not None:
+            facts["llm"] = {"model": llm.model_name, "template": llm.template}
+        return graded, facts
 
     def _write(self, frames: dict[str, pd.DataFrame], provenance: dict[str, Any],
                mining: dict[str, Any]) -> dict[str, Any]:

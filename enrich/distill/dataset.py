@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from enrich.errors import ConfigError
@@ -73,6 +74,57 @@ class DistillDataset:
         for rank in range(1, num_negatives + 1):
             data[f"negative_{rank}"] = wide[rank].tolist() if rank in wide else []
         return Dataset.from_dict(data)
+
+    def teacher_triplets(self, split: str, num_negatives: int = 1) -> "Dataset":
+        """(query, positive, negative, label = teacher margin) rows for MarginMSELoss.
+
+        The margin is the teacher's ``score(positive) − score(negative)`` on the base model's
+        cosine scale (``enrich distill data --teacher``); the first ``num_negatives`` mined
+        negatives of each pair are used (0: all of them).
+
+        Raises:
+            ConfigError: the data was built without ``--teacher``.
+        """
+        from datasets import Dataset
+
+        frame = self._graded(split, num_negatives)
+        return Dataset.from_dict({"query": frame["query"].tolist(),
+                                  "positive": frame["positive"].tolist(),
+                                  "negative": frame["negative"].tolist(),
+                                  "label": frame["teacher_margin"].astype(float).tolist()})
+
+    def teacher_pairs(self, split: str, num_negatives: int = 3) -> "Dataset":
+        """(query, document, label) rows whose label is the teacher's score, standardised
+        over the split (mean 0, spread 1): graded targets for a cross-encoder (MSE).
+
+        Raises:
+            ConfigError: the data was built without ``--teacher``.
+        """
+        from datasets import Dataset
+
+        frame = self._graded(split, num_negatives)
+        positives = frame.drop_duplicates(["query", "positive_id"])
+        queries = positives["query"].tolist() + frame["query"].tolist()
+        docs = positives["positive"].tolist() + frame["negative"].tolist()
+        raw = np.asarray(positives["teacher_positive"].tolist()
+                         + frame["teacher_negative"].tolist(), dtype=np.float64)
+        spread = float(raw.std()) or 1.0
+        labels = ((raw - raw.mean()) / spread).tolist() if len(raw) else []
+        return Dataset.from_dict({"query": queries, "document": docs, "label": labels})
+
+    def has_teacher(self) -> bool:
+        """Whether the negatives carry teacher scores (``enrich distill data --teacher``)."""
+        return "teacher_margin" in self.frame("negatives").columns
+
+    def _graded(self, split: str, num_negatives: int) -> pd.DataFrame:
+        frame = self.frame("negatives", split)
+        if "teacher_margin" not in frame.columns:
+            raise ConfigError(f"{self.folder}: the triples carry no teacher scores",
+                              "rebuild the data with a teacher: enrich distill data ... "
+                              "--teacher rrf")
+        if num_negatives:
+            frame = frame[frame["negative_rank"] <= num_negatives]
+        return frame.reset_index(drop=True)
 
     def margins(self) -> "Dataset":
         """(query, doc_a, doc_b, label = teacher margin) rows for MarginMSELoss."""

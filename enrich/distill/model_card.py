@@ -16,7 +16,9 @@ FACTS_FILE = "enrich_distill.json"
 
 def write_model_card(model_dir: Path, kind: str, manifest: dict[str, Any],
                      config: dict[str, Any], before: dict[str, float],
-                     after: dict[str, float], train_rows: dict[str, int]) -> Path:
+                     after: dict[str, float], train_rows: dict[str, int],
+                     gate: dict[str, Any] | None = None,
+                     training: dict[str, Any] | None = None) -> Path:
     """Add an "enrich distillation" section to the card and write ``enrich_distill.json``.
 
     Args:
@@ -27,6 +29,8 @@ def write_model_card(model_dir: Path, kind: str, manifest: dict[str, Any],
         before: held-out metrics of the base model.
         after: held-out metrics of the trained model.
         train_rows: training rows per dataset.
+        gate: the gain gate's results and verdict (:mod:`enrich.distill.gate`).
+        training: steps and seconds of the training run.
 
     Returns:
         The path of the card.
@@ -35,7 +39,8 @@ def write_model_card(model_dir: Path, kind: str, manifest: dict[str, Any],
         >>> write_model_card(Path("m"), "bi-encoder", manifest, {}, {}, {}, {})  # doctest: +SKIP
     """
     facts = {"kind": kind, "config": config, "train_rows": train_rows,
-             "metrics_before": before, "metrics_after": after, "data_manifest": manifest}
+             "metrics_before": before, "metrics_after": after, "gate": gate or {},
+             "training": training or {}, "data_manifest": manifest}
     (model_dir / FACTS_FILE).write_text(json.dumps(facts, indent=2, default=str),
                                         encoding="utf-8")
     card = model_dir / CARD_FILE
@@ -61,6 +66,7 @@ def _section(facts: dict[str, Any]) -> str:
         lines.append(f"| {name} | {', '.join(f'{k}: {v:,}' for k, v in counts.items())} |")
     lines += ["", "Training rows: " + ", ".join(f"{k}: {v:,}" for k, v in
                                                  facts["train_rows"].items()), ""]
+    lines += _gate_lines(facts["gate"], facts["training"])
     lines += ["### Held-out evaluation (dev split of the distillation data)", "",
               "| metric | base | distilled |", "| --- | --- | --- |"]
     for metric in sorted(set(facts["metrics_before"]) | set(facts["metrics_after"])):
@@ -69,6 +75,24 @@ def _section(facts: dict[str, Any]) -> str:
     lines += ["", "### Training options", "", "```json",
               json.dumps(facts["config"], indent=2, default=str), "```"]
     return "\n".join(lines)
+
+
+def _gate_lines(gate: dict[str, Any], training: dict[str, Any]) -> list[str]:
+    """The gain gate's verdict first, then one line per held-out set."""
+    from enrich.distill.gate import describe
+
+    if not gate:
+        return []
+    lines = [f"### Gain gate: **{gate.get('verdict', 'not measured')}** than "
+             f"{gate.get('base', 'the base')}", ""]
+    lines += [f"- {line}" for line in describe(gate)]
+    if "best_blend" in gate:
+        lines.append(f"- best blend on the synthetic dev split: {gate['best_blend']:g} "
+                     "(cross-encoder share; `Pipeline(..., blend='auto')` uses it)")
+    if training:
+        lines.append(f"- training: {training.get('steps')} steps in "
+                     f"{training.get('seconds')} s")
+    return lines + [""]
 
 
 def _fmt(value: float | None) -> str:

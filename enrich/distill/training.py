@@ -29,6 +29,8 @@ class TrainingOptions(BaseModel):
     threads: int | None = Field(default=None, ge=1, description="torch CPU threads")
     seed: int = 42
     logging_steps: int = Field(default=10, ge=1, description="log the training loss every N")
+    vector_cache: Path | None = Field(default=None, description="keep corpus vectors of the "
+                                      "gain gate here (enrich.retrieval.vectors)")
     show_progress: bool = True
 
 

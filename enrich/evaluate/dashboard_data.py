@@ -1,4 +1,4 @@
-"""Read-only queries behind the dashboard (``eval/dashboard``): runs, outputs, labels, versions.
+"""Read-only queries behind the dashboard (``enrich/dashboard``): runs, outputs, labels, versions.
 
 Every call opens its own read-only DuckDB connection and closes it, so the dashboard never holds
 the store open; a store locked by a running job raises :class:`StoreError` with what to do.

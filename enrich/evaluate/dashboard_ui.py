@@ -1,4 +1,4 @@
-"""Streamlit helpers shared by the dashboard pages in ``eval/dashboard/views``.
+"""Streamlit helpers shared by the dashboard pages in ``enrich/dashboard/views``.
 
 The store path comes from ``ENRICH_DB`` (set by ``enrich dashboard --db``), the results folder
 from ``ENRICH_EVAL_RESULTS`` (default ``eval/results`` of the project). Expected problems (no

@@ -55,22 +55,7 @@ def resolve_prompt(root: Path, ref: PromptRef, db: Path | None) -> PromptFile:
     """
     from enrich.prompt_versions import PromptVersions
 
-    if ref.version in (None, "current"):
-        return PromptLibrary(root / "prompts").get(ref.name)
-    versions = PromptVersions(root / "prompts", db).versions(ref.name)
-    order = list(versions)
-    if ref.version == "previous":
-        if len(order) < 2:
-            raise ConfigError(f"prompt `{ref.name}` has only one known version",
-                              "commit or run an older version first")
-        return versions[order[-2]]
-    matches = [v for v in order if v.startswith(ref.version)]
-    if len(matches) != 1:
-        what = "is ambiguous" if matches else "is unknown"
-        raise ConfigError(f"version `{ref.version}` of prompt `{ref.name}` {what}",
-                          f"known versions (oldest first): {', '.join(order)}; see "
-                          f"`enrich prompts diff {ref.name}`")
-    return versions[matches[0]]
+    return PromptVersions(root / "prompts", db).resolve(ref.name, ref.version)
 
 
 def _prompt_path(root: Path, name: str) -> Path:

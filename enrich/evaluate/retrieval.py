@@ -146,3 +146,52 @@ def bi_encoder_retriever(model: str, corpus: dict[str, str], k: int = 100,
         return result
 
     return search
+
+
+def rerank_top(run: Run, scores: Callable[[str, list[str]], Any], depth: int) -> Run:
+    """``run`` with each query's top ``depth`` documents reordered by ``scores(qid, docs)``.
+
+    The reranked documents keep their place above the rest of the run (recall at a depth
+    beyond ``depth`` is the first stage's).
+
+    Example:
+        >>> rerank_top({"q": {"a": 3.0, "b": 2.0, "c": 1.0}}, lambda q, d: [0.0, 1.0], 2)["q"]
+        {'b': 3.0, 'a': 2.0, 'c': 0.5}
+    """
+    out: Run = {}
+    for qid, ranked in run.items():
+        order = sorted(ranked, key=lambda d: -ranked[d])
+        top, rest = order[:depth], order[depth:]
+        new = np.asarray(scores(qid, top), dtype=np.float64)
+        placed = np.argsort(-new, kind="stable")
+        out[qid] = {top[i]: float(len(top) - n + 1) for n, i in enumerate(placed)}
+        out[qid].update({d: 1.0 / (n + 2) for n, d in enumerate(rest)})
+    return out
+
+
+def metric_estimate(qrels: Qrels, run: Run, metric: str = "ndcg@10", resamples: int = 1000,
+                    seed: int = 0) -> Any:
+    """A metric of a run with its bootstrap interval over queries.
+
+    Returns:
+        An :class:`enrich.evaluate.bootstrap.Estimate` (mean over the judged queries).
+    """
+    from enrich.evaluate.bootstrap import bootstrap
+
+    values = per_query(qrels, run, [metric])[metric].to_numpy()
+    return bootstrap(np.mean, values, resamples=resamples, seed=seed)
+
+
+def gain_estimate(qrels: Qrels, base: Run, new: Run, metric: str = "ndcg@10",
+                  resamples: int = 1000, seed: int = 0) -> Any:
+    """``metric(new) − metric(base)`` on the same queries, with a paired bootstrap interval.
+
+    Returns:
+        An :class:`enrich.evaluate.bootstrap.Estimate`; an interval above 0 means ``new`` is
+        better at that level.
+    """
+    from enrich.evaluate.bootstrap import paired_difference
+
+    a = per_query(qrels, base, [metric])[metric].to_numpy()
+    b = per_query(qrels, new, [metric])[metric].to_numpy()
+    return paired_difference(np.mean, [a], [b], resamples=resamples, seed=seed)

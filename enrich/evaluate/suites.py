@@ -20,11 +20,11 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from enrich.errors import ConfigError
 from enrich.jobs import BackendSpec, SamplingParams, find_project_root
+from enrich.yaml_files import load_yaml_file
 
 SuiteKind = Literal["labels", "generation", "retrieval"]
 LABEL_METRICS = ("roc_auc", "kappa", "weighted_kappa", "spearman", "brier", "accuracy",
@@ -207,12 +207,17 @@ def suite_path(name_or_path: str | Path, root: Path | None = None) -> Path:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         return path
+    from enrich._builtin import builtin_folder
+
     root = root or find_project_root(Path.cwd())
-    for candidate in (root / "eval" / "suites" / f"{name_or_path}.yaml",
-                      root / "eval" / "suites" / f"{name_or_path}.yml"):
-        if candidate.is_file():
-            return candidate
+    builtin = builtin_folder("eval/suites", root / "eval" / "suites")  # after the project's
+    for folder in (root / "eval" / "suites", *([builtin] if builtin else [])):
+        for candidate in (folder / f"{name_or_path}.yaml", folder / f"{name_or_path}.yml"):
+            if candidate.is_file():
+                return candidate
     known = sorted(p.stem for p in (root / "eval" / "suites").glob("*.y*ml"))
+    known += sorted(p.stem for p in list_suites(builtin.parent.parent) if p.stem not in known
+                    ) if builtin else []
     raise ConfigError(f"no suite `{name_or_path}` (looked in {root / 'eval' / 'suites'})",
                       f"pass a suite file; known suites: {', '.join(known) or 'none'}")
 
@@ -227,12 +232,7 @@ def load_suite(name_or_path: str | Path, root: Path | None = None) -> Suite:
     path = suite_path(name_or_path, root)
     if not path.is_file():
         raise ConfigError(f"suite file not found: {path}", "check the path (see eval/suites/)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}:{line} is not valid YAML", "fix the YAML syntax") from exc
+    raw = load_yaml_file(path, "suite file")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a suite file must be a YAML mapping",
                           "see eval/suites/ for examples")

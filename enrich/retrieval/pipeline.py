@@ -40,7 +40,8 @@ class Pipeline:
     def from_folder(cls, folder: Path, first_stage: Literal["dense", "bm25"] = "dense",
                     reranker: Any = None, candidates: int = 100, model: Any = None,
                     threads: int | None = None, max_length: int | None = None,
-                    int8: bool = False, blend: float | None = None) -> "Pipeline":
+                    int8: bool = False, blend: float | str | None = None,
+                    workers: int = 1) -> "Pipeline":
         """A pipeline over a saved index.
 
         Args:
@@ -52,7 +53,11 @@ class Pipeline:
             threads: torch threads for encoding and reranking.
             max_length: cross-encoder truncation.
             int8: run the cross-encoder's linear layers in int8 (faster on CPU).
-            blend: weight of the cross-encoder against the first stage (None: alone).
+            blend: weight of the cross-encoder against the first stage (None: alone), or
+                ``"auto"``: the weight the reranker's gain gate found best on its dev split
+                (:func:`Pipeline.offered_blend`; 1.0 when its card records none).
+            workers: rerank batches on this many threads side by side
+                (:class:`~enrich.retrieval.reranker.Reranker`).
 
         Returns:
             The pipeline.
@@ -64,9 +69,25 @@ class Pipeline:
         index = ItemIndex.load(folder)
         stage: FirstStage = (BM25Retriever.from_index(index) if first_stage == "bm25"
                              else Retriever(index, model, threads))
-        second = (Reranker(reranker, max_length=max_length, threads=threads, int8=int8)
-                  if reranker is not None else None)
-        return cls(stage, second, candidates, blend)
+        second = (Reranker(reranker, max_length=max_length, threads=threads, int8=int8,
+                           workers=workers) if reranker is not None else None)
+        if blend == "auto":
+            offered = cls.offered_blend(reranker)
+            blend = offered if offered is not None else 1.0
+        return cls(stage, second, candidates, blend if blend != 1.0 else None)
+
+    @staticmethod
+    def offered_blend(reranker: Any) -> float | None:
+        """The blend weight that was best on the reranker's dev split (its model card's gain
+        gate), or None when the card records none.
+
+        Example:
+            >>> Pipeline.offered_blend("models/ce")       # doctest: +SKIP
+            0.5
+        """
+        from enrich.distill.gate import recommended_blend
+
+        return recommended_blend(reranker)
 
     def search(self, query: str, k: int = 10) -> list[SearchHit]:
         """The best ``k`` items for ``query``.

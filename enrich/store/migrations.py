@@ -3,6 +3,8 @@
 Never edit a released migration: add a new one at the end.
 """
 
+import re
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables", """
 CREATE TABLE runs (
@@ -199,3 +201,30 @@ LEFT JOIN match_scores s ON s.run_id = o.run_id AND s.pair_id = o.row_id
 WHERE r.task = 'bad_match';
 """),
 ]
+
+_CREATE = re.compile(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+) \((.*?)\n\);", re.DOTALL)
+_ADD_COLUMN = re.compile(r"ALTER TABLE (\w+) ADD COLUMN (?:IF NOT EXISTS )?(\w+)")
+_NOT_A_COLUMN = ("PRIMARY KEY", "UNIQUE", "FOREIGN KEY", "CHECK", "CONSTRAINT")
+
+
+def table_columns(version: int) -> dict[str, frozenset[str]]:
+    """Table → column names of a store at migration ``version``, read from the migrations'
+    DDL text (no database needed: opening a store checks its tables against this).
+
+    ``tests/test_hostile_store.py`` checks it against what DuckDB creates for every version.
+
+    Example:
+        >>> sorted(table_columns(1)["outputs"])[:3]
+        ['cached', 'created_at', 'input']
+    """
+    tables: dict[str, set[str]] = {}
+    for number, _, ddl in MIGRATIONS:
+        if number > version:
+            break
+        for name, body in _CREATE.findall(ddl):
+            lines = (line.strip() for line in body.splitlines())
+            tables[name] = {line.split()[0] for line in lines
+                            if line and not line.upper().startswith(_NOT_A_COLUMN)}
+        for name, column in _ADD_COLUMN.findall(ddl):
+            tables.setdefault(name, set()).add(column)
+    return {name: frozenset(columns) for name, columns in tables.items()}

@@ -9,6 +9,8 @@ pandas import on the hot path.
 import time
 from typing import Any
 
+from enrich.backends.base import TRANSIENT_KINDS
+
 REQUEST_COLUMNS = ("key", "run_id", "row_id", "prompt_name", "prompt_version", "model",
                    "backend", "params", "messages", "response", "content", "output", "logprobs",
                    "prompt_tokens", "completion_tokens", "latency_ms", "sends", "finish_reason",
@@ -87,3 +89,8 @@ class PendingWrites:
                           "excluded.content, sends = excluded.sends, created_at = "
                           "excluded.created_at"))
         return parts
+
+RESEND_KINDS = TRANSIENT_KINDS
+"""Failure kinds a plain rerun sends again: the server's trouble (connection, timeout,
+rate_limited, http_error, bad_response), not the row's. Every other kind (invalid_json,
+schema_violation, truncated, bad_request, template_error, ...) is kept until ``enrich retry``."""

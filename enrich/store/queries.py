@@ -102,3 +102,26 @@ def consistency_problems(store: Store) -> dict[str, int]:
         if n:
             problems[name] = n
     return problems
+
+
+def stored_tokens(store: Store, run_id: str, since_us: int | None = None) -> tuple[int, int]:
+    """Prompt and completion tokens of the run's stored results (its ``requests`` rows).
+
+    This is what ``enrich status`` and the dashboard count as a run's tokens. Attempts whose
+    answer was not stored (failed rows, answers re-asked after a validation error) are not in
+    it; the run summary reports them separately.
+
+    Args:
+        store: the open store.
+        run_id: the run.
+        since_us: only requests stored at or after this time (UTC microseconds since the
+            epoch), e.g. those of one invocation.
+
+    Returns:
+        (tokens in, tokens out).
+    """
+    where = "" if since_us is None else " AND created_at >= make_timestamp(?)"
+    params: list[Any] = [run_id] if since_us is None else [run_id, since_us]
+    row = store.sql("SELECT coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0) "
+                    f"FROM requests WHERE run_id = ?{where}", params).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)

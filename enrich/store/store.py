@@ -18,7 +18,8 @@ import duckdb
 from enrich.errors import StoreError
 from enrich.store.memory import set_cap
 from enrich.store.migrations import MIGRATIONS
-from enrich.store.pending import PendingWrites
+from enrich.store.opening import check_file, check_schema, inspect_store, open_error, where
+from enrich.store.pending import RESEND_KINDS, PendingWrites
 
 
 def utcnow() -> datetime:
@@ -26,23 +27,29 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _store_error(path: Path, exc: Exception) -> StoreError:
+def _store_error(path: Path, exc: Exception, origin: str = "--db") -> StoreError:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if "lock" in text.lower():
+    damaged = open_error(path, origin, exc)  # a damaged file, or one from another DuckDB
+    if damaged is not None:
+        return damaged
+    if re.search(r"\block\b", text, re.IGNORECASE):  # (not "block")
         holder = re.search(r"\(PID (\d+)\)", text)
         who = f"process {holder.group(1)}" if holder else "another process"
-        return StoreError(f"the store {path} is in use by another process ({who} has it open "
-                          "for writing)",
-                          "wait for that run to finish, or use another file with --db")
+        return StoreError(f"the store {where(path, origin)} is in use by another process ({who} "
+                          "has it open for writing)",
+                          "wait for that run to finish, or " + (
+                              "use another file with --db" if origin != "ENRICH_DB"
+                              else "set ENRICH_DB to another file"))
     if any(sign in text for sign in ("No space left", "File too large", "Disk quota")) or \
             "disk" in text.lower() and "full" in text.lower():
         return StoreError(f"no space left to write the store {path} ({text.split(': ')[-1]}); "
                           "everything committed before is kept",
                           "free disk space, then run the job again to resume")
     if "Permission denied" in text or "read-only" in text.lower() or "Read-only" in text:
-        return StoreError(f"cannot write the store {path} ({text})",
-                          "choose a writable location with --db")
-    return StoreError(f"cannot use the store {path}: {text}",
+        return StoreError(f"cannot write the store {where(path, origin)} ({text})",
+                          "choose a writable location with " + (
+                              "--db" if origin != "ENRICH_DB" else "ENRICH_DB"))
+    return StoreError(f"cannot use the store {where(path, origin)}: {text}",
                       "check the path, or move the file aside and run again")
 
 
@@ -65,19 +72,6 @@ def _insert_columns(columns: dict[str, list[Any]]) -> tuple[str, str, dict[str, 
         expr = f"${name}" if constant else f"unnest(${name})"
         exprs.append(f"make_timestamp({expr})" if name == "created_at" else expr)
     return ", ".join(columns), ", ".join(exprs), params
-
-
-def _check_is_duckdb(path: Path) -> None:
-    """Refuse an existing file that is not a DuckDB database (DuckDB would silently open an
-    in-memory database instead, and every result would be lost at exit)."""
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(12)
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
-        return  # missing: created; a folder or no access: DuckDB's own error says so
-    if header and header[8:12] != b"DUCK":
-        raise StoreError(f"{path} is not a DuckDB file",
-                         "pass --db with a new file name or an existing enrich store")
 
 
 def _apply_migrations(con: duckdb.DuckDBPyConnection, path: Path) -> list[int]:
@@ -134,28 +128,46 @@ class Store:
         ...     store.sql("SELECT count(*) FROM outputs").fetchone()
     """
 
-    def __init__(self, path: Path, read_only: bool = False):
-        self.path = Path(path)
+    def __init__(self, path: Path, read_only: bool = False, origin: str = "--db"):
+        self.path = Path(path).expanduser()
         self.read_only = read_only
         if read_only and not self.path.exists():
-            raise StoreError(f"no store at {self.path}", "run a job first, or pass --db PATH")
-        _check_is_duckdb(self.path)
-        try:
-            if not read_only:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                if not self.path.exists():
-                    _create_store_file(self.path)
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except (duckdb.Error, OSError) as exc:
-            raise _store_error(self.path, exc) from None
-        if read_only and not self.sql("SELECT count(*) FROM information_schema.tables WHERE "
-                                      "table_name = 'runs'").fetchall()[0][0]:
-            self.con.close()
-            raise StoreError(f"no runs in {self.path} yet (it has no tables)",
-                             "run a job first, or pass --db PATH")
-        if not read_only:
+            raise StoreError(f"no store at {where(self.path, origin)}", "run a job first, or "
+                             + ("pass --db PATH" if origin != "ENRICH_DB"
+                                else "set ENRICH_DB to an existing store"))
+        check_file(self.path, origin)  # nothing is written to a file that is not ours
+        self.con = self._connect(origin)
+        if read_only:
+            try:
+                version = check_schema(self.con, self.path, origin)
+            except StoreError:
+                self.con.close()
+                raise
+            if version == 0:
+                self.con.close()
+                raise StoreError(f"no runs in {where(self.path, origin)} yet (it has no "
+                                 "tables)", "run a job first, or pass --db PATH")
+        else:
             self.migrate()
             self.memory_mb = set_cap(self.con)  # see enrich/store/memory.py
+
+    def _connect(self, origin: str) -> duckdb.DuckDBPyConnection:
+        """Open the file; an existing one is checked read-only first (see
+        :mod:`enrich.store.opening`), a new one is created whole under a temporary name."""
+        try:
+            if self.read_only:
+                return duckdb.connect(str(self.path), read_only=True)
+            if self.path.is_file() and self.path.stat().st_size > 0:
+                inspect_store(self.path, origin)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                _create_store_file(self.path)
+            return duckdb.connect(str(self.path))
+        except duckdb.Error as exc:
+            raise (open_error(self.path, origin, exc)
+                   or _store_error(self.path, exc, origin)) from None
+        except OSError as exc:
+            raise _store_error(self.path, exc, origin) from None
 
     def __enter__(self) -> "Store":
         return self
@@ -186,10 +198,13 @@ class Store:
 
     # -- runs -----------------------------------------------------------------------------
     def resumable_run(self, job_name: str, fingerprint: str) -> str | None:
-        """The latest unfinished run of this exact job configuration, if any."""
-        row = self.sql("SELECT run_id FROM runs WHERE job_name = ? AND fingerprint = ? AND "
-                       "status <> 'finished' ORDER BY started_at DESC LIMIT 1",
-                       [job_name, fingerprint]).fetchone()
+        """The latest run of this exact job configuration that is unfinished, or finished with
+        rows whose failure was transient (:data:`RESEND_KINDS`: a rerun re-sends them)."""
+        row = self.sql("SELECT run_id FROM runs r WHERE job_name = ? AND fingerprint = ? AND "
+                       "(status <> 'finished' OR EXISTS (SELECT 1 FROM failures f WHERE "
+                       "f.run_id = r.run_id AND f.error_kind IN (SELECT unnest(?)))) "
+                       "ORDER BY started_at DESC LIMIT 1",
+                       [job_name, fingerprint, sorted(RESEND_KINDS)]).fetchone()
         return row[0] if row else None
 
     def replayable_run(self, job_name: str, fingerprint: str, config_json: str
@@ -274,11 +289,13 @@ class Store:
             raise _store_error(self.path, exc) from None
 
     # -- set-based lookups for resume and cache ----------------------------------------------
-    def stored_row_ids(self, run_id: str) -> set[str]:
-        """Every row id this run has stored (as output or failure): empty for a new run."""
+    def stored_row_ids(self, run_id: str, resend: bool = False) -> set[str]:
+        """Every row id this run has stored (as output or failure): empty for a new run.
+        ``resend``: leave out failures of a transient kind (:data:`RESEND_KINDS`)."""
         rows = self.reader().execute(
             "SELECT row_id FROM outputs WHERE run_id = $run UNION ALL SELECT row_id FROM "
-            "failures WHERE run_id = $run", {"run": run_id}).fetchall()
+            "failures WHERE run_id = $run AND NOT (error_kind IN (SELECT unnest($kinds)))",
+            {"run": run_id, "kinds": sorted(RESEND_KINDS) if resend else []}).fetchall()
         return {r[0] for r in rows}
 
     def done_row_ids(self, run_id: str, row_ids: list[str]) -> set[str]:
@@ -292,14 +309,17 @@ class Store:
     def known_keys(self, keys: list[str], with_failures: bool = True
                    ) -> dict[str, tuple[str, str] | None]:
         """Which of ``keys`` were answered before: None for a validated response (a cache
-        hit), (error kind, message) for a key that only ever failed (re-sent by ``retry``)."""
+        hit), (error kind, message) for a key that only ever failed for good (re-sent by
+        ``retry``). A failure of a transient kind (:data:`RESEND_KINDS`) is not an answer:
+        the key is sent again."""
         found: dict[str, tuple[str, str] | None] = {}
         cursor = self.reader()
         if with_failures:
             for key, kind, message in cursor.execute(
                     "SELECT key, any_value(error_kind), any_value(message) FROM failures "
-                    "WHERE key IN (SELECT unnest($keys)) GROUP BY key", {"keys": keys}
-            ).fetchall():
+                    "WHERE key IN (SELECT unnest($keys)) AND NOT (error_kind IN "
+                    "(SELECT unnest($kinds))) GROUP BY key",
+                    {"keys": keys, "kinds": sorted(RESEND_KINDS)}).fetchall():
                 found[key] = (kind, message)
         for (key,) in cursor.execute("SELECT key FROM requests WHERE key IN "
                                      "(SELECT unnest($keys))", {"keys": keys}).fetchall():

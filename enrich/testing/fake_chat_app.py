@@ -30,6 +30,12 @@ from enrich.testing.chat_wire import (
     stable_seed,
     uniform_draw,
 )
+from enrich.testing.fake_dialects import (
+    DialectRejection,
+    extra_routes,
+    model_owner,
+    screen_request,
+)
 from enrich.testing.fake_server_config import FakeServerConfig
 from enrich.testing.sample_values import words_of_length
 from enrich.testing.schema_instances import SchemaInstanceError, SchemaInstanceGenerator
@@ -109,7 +115,8 @@ class FakeChatCompletionsApp:
         self._models_body = orjson.dumps({
             "object": "list",
             "data": [
-                {"id": name, "object": "model", "created": 0, "owned_by": "enrich-fake-server"}
+                {"id": name, "object": "model", "created": 0,
+                 "owned_by": model_owner(config.dialect)}
                 for name in config.models
             ],
         })
@@ -119,12 +126,16 @@ class FakeChatCompletionsApp:
         application = web.Application(client_max_size=64 * 1024 * 1024)
         application.add_routes([
             web.post("/v1/chat/completions", self.chat_completions),
+            web.post("/v1/completions", self.completions),
             web.get("/v1/models", self.list_models),
             web.get("/health", self.health),
             web.get("/stats", self.stats),
             web.post("/reset", self.reset),
             web.get("/bodies", self.bodies),
         ])
+        for path, payload in extra_routes(self.config.dialect,
+                                          self.config.server_version).items():
+            application.router.add_get(path, _constant_json(payload))
         return application
 
     # -- small endpoints ----------------------------------------------------------------------
@@ -138,6 +149,17 @@ class FakeChatCompletionsApp:
 
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
+
+    async def completions(self, request: web.Request) -> web.Response:
+        """Legacy completions with vLLM's echo + logprobs shape (see fake_completions.py)."""
+        from enrich.testing.fake_completions import completion_body
+
+        try:
+            self._check_authorization(request)
+        except RequestRejected as rejection:
+            return rejection.response
+        body = orjson.loads(await request.read())
+        return _json_response(completion_body(body, str(body.get("model", ""))))
 
     async def stats(self, request: web.Request) -> web.Response:
         return _json_response(self.state.snapshot())
@@ -171,6 +193,11 @@ class FakeChatCompletionsApp:
         if body.get("stream"):
             raise RequestRejected(400, "stream=true is not supported by the fake server",
                                   "BadRequestError")
+        try:
+            body = screen_request(self.config.dialect, body, self.config.server_version)
+        except DialectRejection as rejection:
+            raise RequestRejected(rejection.status, rejection.message,
+                                  rejection.error_type) from rejection
         key = request_key(body, request.headers.get(KEY_HEADER))
         attempt = self.state.per_key.get(key, 0) + 1
         self.state.per_key[key] = attempt
@@ -349,3 +376,10 @@ def _seconds_text(seconds: float) -> str:
 
 def _json_response(value: Any) -> web.Response:
     return web.Response(body=orjson.dumps(value), content_type="application/json")
+
+
+def _constant_json(value: Any) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        return _json_response(value)
+
+    return handler

@@ -293,6 +293,9 @@ def _argument_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hang-s", type=float, default=30.0)
     parser.add_argument("--fail-first-n", type=int, default=0)
     parser.add_argument("--record-bodies", type=int, default=0)
+    parser.add_argument("--dialect", default="any", help="behave like: any, vllm, "
+                        "llama-cpp-python, llama-server, openai")
+    parser.add_argument("--server-version", default="0.11.0", help="vLLM version reported")
     return parser
 
 
@@ -309,6 +312,8 @@ def config_from_arguments(arguments: argparse.Namespace) -> FakeServerConfig:
         hang_s=arguments.hang_s,
         fail_first_n=arguments.fail_first_n,
         record_bodies=arguments.record_bodies,
+        dialect=arguments.dialect,
+        server_version=arguments.server_version,
     )
 
 

@@ -1,5 +1,7 @@
 """Configuration of the fault-injecting fake OpenAI-compatible server (pydantic, extra="forbid")."""
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -100,4 +102,11 @@ class FakeServerConfig(BaseModel):
     )
     content_cache_size: int = Field(
         default=10_000, ge=0, description="answers cached per (schema, key) for repeated requests"
+    )
+    dialect: Literal["any", "vllm", "llama-cpp-python", "llama-server", "openai"] = Field(
+        default="any", description="behave like this real server (see fake_dialects.py); "
+        "`any` understands every way of sending a schema"
+    )
+    server_version: str = Field(
+        default="0.11.0", description="what GET /version reports when dialect is vllm"
     )

@@ -1,9 +1,12 @@
-"""Build the shipped golden sets in ``eval/golden/`` from the public data in ``shared/data``.
+"""Build the shipped golden sets in ``eval/golden/`` from the public datasets' folder.
 
 Deterministic: a fixed seed, stable sort keys, standard library only; rerunning gives
 byte-identical files. Run from the repository root::
 
-    python eval/golden/build_golden.py --shared ../shared/data
+    python eval/golden/build_golden.py --shared DIR    # or: ENRICH_DATA=DIR python ...
+
+``DIR`` holds ``home-depot-search-relevance/`` and ``cranfield/`` as ``data/README.md`` lays
+them out.
 
 Outputs (licenses in ``eval/golden/README.md``):
 
@@ -14,14 +17,16 @@ Outputs (licenses in ``eval/golden/README.md``):
   (every judged document of those queries plus seeded distractors). Public research collection.
 
 Example:
-    >>> python eval/golden/build_golden.py --shared /work/shared/data   # doctest: +SKIP
+    >>> python eval/golden/build_golden.py --shared ~/datasets   # doctest: +SKIP
 """
 
 import argparse
 import csv
 import gzip
 import json
+import os
 import random
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -102,11 +107,30 @@ def build_cranfield(shared: Path, folder: Path) -> tuple[int, int, int]:
     return len(chosen), sum(len(qrels[q]) for q in chosen), len(corpus)
 
 
+def shared_folder(option: Path | None) -> Path:
+    """The folder of public datasets: ``--shared``, else ``$ENRICH_DATA`` (data/README.md).
+
+    Raises:
+        SystemExit: neither names an existing folder (one line, exit code 2).
+    """
+    configured = os.environ.get("ENRICH_DATA", "").strip()
+    folder = option or (Path(configured).expanduser() if configured else None)
+    if folder is None or not folder.is_dir():
+        what = f"{folder} is not a folder" if folder else "no data folder given"
+        print(f"error: {what} — pass --shared DIR or set ENRICH_DATA=DIR, the folder holding "
+              "home-depot-search-relevance/ and cranfield/ (layout: data/README.md)",
+              file=sys.stderr)
+        raise SystemExit(2)
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=Path("/work/shared/data"),
-                        help="folder holding home-depot-search-relevance/ and cranfield/")
+    parser.add_argument("--shared", type=Path, default=None,
+                        help="folder holding home-depot-search-relevance/ and cranfield/ "
+                             "[default: $ENRICH_DATA]")
     args = parser.parse_args()
+    args.shared = shared_folder(args.shared)
     pairs, bad = build_homedepot(args.shared, HERE / "homedepot_bad_match.csv")
     print(f"homedepot_bad_match.csv: {pairs} pairs, {bad} bad (mean rating < {BAD_BELOW})")
     n_q, n_rel, n_docs = build_cranfield(args.shared, HERE)

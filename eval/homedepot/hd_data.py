@@ -6,12 +6,43 @@ in both.
 """
 
 import hashlib
+import sys
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-DEFAULT_DATA = Path("/work/shared/data/home-depot-search-relevance/dev.csv.gz")
+# where the file goes under ENRICH_DATA (layouts: data/README.md); Kaggle data, not shipped
+RELATIVE = Path("home-depot-search-relevance") / "dev.csv.gz"
+
+
+def homedepot_file(option: Path | None = None) -> Path:
+    """The Home Depot development pairs (``dev.csv.gz``) to read.
+
+    Args:
+        option: the script's ``--data`` value, if given.
+
+    Returns:
+        ``option``, else ``$ENRICH_DATA/home-depot-search-relevance/dev.csv.gz``.
+
+    Raises:
+        SystemExit: the file is not there (one line naming the file to put where; exit 2).
+    """
+    if option is not None:
+        path = option.expanduser()
+    else:
+        from enrich.settings import EnrichSettings
+
+        configured = EnrichSettings().data
+        path = configured.expanduser() / RELATIVE if configured is not None else None
+    if path is None or not path.is_file():
+        where = f"{path} is missing" if path is not None else "ENRICH_DATA is not set"
+        print(f"error: the Home Depot pairs are user-supplied and {where} — put the Kaggle "
+              f"file at $ENRICH_DATA/{RELATIVE.as_posix()} (columns id, product_uid, "
+              "product_title, search_term, relevance; see data/README.md) and set "
+              "ENRICH_DATA, or pass --data FILE", file=sys.stderr)
+        raise SystemExit(2)
+    return path
 
 
 def _rank(text: str, seed: int) -> float:

@@ -1,7 +1,9 @@
 """Scores of (query, title) pairs from several systems, and their agreement with people.
 
-Metrics: ROC AUC for "bad" (mean rating < 2.0, higher score = less bad), Spearman correlation
-with the mean rating (pooled over pairs), and mean per-query nDCG@10 with gain = rating − 1.
+Metrics: ROC AUC for "bad" (mean rating < 2.0, higher score = less bad; the project's one
+implementation, :func:`enrich.evaluate.metrics.roc_auc`) with a bootstrap interval over
+queries, Spearman correlation with the mean rating (pooled over pairs), and mean per-query
+nDCG@10 with gain = rating − 1.
 """
 
 import re
@@ -10,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
-from sklearn.metrics import roc_auc_score
+
+from enrich.evaluate.bootstrap import bootstrap
+from enrich.evaluate.metrics import roc_auc
 
 BAD_BELOW = 2.0
 
@@ -61,6 +65,14 @@ def ndcg_at_10(ratings: np.ndarray, scores: np.ndarray) -> float:
     return float((gains[order] * discount[: len(order)]).sum()) / best if best > 0 else 1.0
 
 
+def auc_bad(pairs: pd.DataFrame, scores: np.ndarray, resamples: int = 1000) -> dict:
+    """AUC of ``scores`` (higher = better match) for the human "bad" label, with a bootstrap
+    interval over queries (an :class:`~enrich.evaluate.bootstrap.Estimate` as a dict)."""
+    bad = pairs["relevance"].to_numpy(dtype=float) < BAD_BELOW
+    return bootstrap(roc_auc, bad, -np.asarray(scores, dtype=float), resamples=resamples,
+                     groups=pairs["search_term"].astype(str).tolist()).to_dict()
+
+
 def agreement(pairs: pd.DataFrame, scores: np.ndarray) -> dict[str, float]:
     """AUC (bad), Spearman and mean per-query nDCG@10 of ``scores`` against human ratings."""
     ratings = pairs["relevance"].to_numpy(dtype=float)
@@ -68,7 +80,8 @@ def agreement(pairs: pd.DataFrame, scores: np.ndarray) -> dict[str, float]:
     frame = pd.DataFrame({"q": pairs["search_term"].to_numpy(), "r": ratings, "s": scores})
     per_query = [ndcg_at_10(g["r"].to_numpy(), g["s"].to_numpy())
                  for _, g in frame.groupby("q", sort=False)]
-    return {"auc_bad": round(float(roc_auc_score(~bad, scores)), 4),
+    return {"auc_bad": round(float(roc_auc(bad, -np.asarray(scores, dtype=float))), 4),
+            "auc_ci": auc_bad(pairs, scores),
             "spearman": round(float(spearmanr(scores, ratings).statistic), 4),
             "ndcg@10": round(float(np.mean(per_query)), 4),
             "pairs": int(len(pairs)), "queries": int(frame["q"].nunique())}
@@ -78,3 +91,19 @@ def random_ndcg(pairs: pd.DataFrame, seed: int = 0) -> float:
     """Mean per-query nDCG@10 of a random order (how flat the metric is here)."""
     rng = np.random.default_rng(seed)
     return agreement(pairs, rng.random(len(pairs)))["ndcg@10"]
+
+
+def teacher_scores(pairs: pd.DataFrame, teacher: str, llm: object = None) -> np.ndarray:
+    """A teacher's grade of every pair (enrich.distill.teachers): each query's titles form
+    one group; BM25 statistics come from the titles of ``pairs``."""
+    from enrich.distill.teachers import build_teacher
+
+    ids = [str(i) for i in range(len(pairs))]
+    grader = build_teacher(teacher, dict(zip(ids, pairs["product_title"].astype(str),
+                                             strict=True)), llm=llm)
+    groups = [(str(q), [str(i) for i in idx]) for q, idx in
+              pairs.reset_index(drop=True).groupby("search_term", sort=False).groups.items()]
+    out = np.zeros(len(pairs))
+    for (_, members), values in zip(groups, grader.score_groups(groups), strict=True):
+        out[[int(m) for m in members]] = values
+    return out

@@ -1,0 +1,1 @@
+"""The dashboard's pages: each file is a Streamlit script that ``app.py`` navigates to."""

@@ -67,10 +67,20 @@ def _terminate_like_ctrl_c(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _without_secrets(text: str) -> str:
+    """``text`` with the values of secret-looking environment variables redacted (whatever
+    failed may have echoed an API key: a server's error, an exception's message)."""
+    from enrich.redact import redact
+
+    secrets = [value for name, value in os.environ.items() if len(value) >= 8 and any(
+        word in name.upper() for word in ("KEY", "TOKEN", "SECRET", "PASSWORD"))]
+    return redact(text, secrets) if secrets else text
+
+
 def _fail(message: str, hint: str, code: int) -> None:
     """Print one line, ``error: WHAT — WHAT TO DO``, and exit with ``code``."""
     line = f"error: {message}" + (f" — {hint}" if hint else "")
-    print(" ".join(line.split()), file=sys.stderr)
+    print(" ".join(_without_secrets(line).split()), file=sys.stderr)
     sys.exit(code)
 
 

@@ -189,9 +189,12 @@ class Runner:
         return self._stop.is_set() or self._signals.received > 0
 
     def _request_stop(self) -> None:
-        """Send nothing new (queued requests are dropped); the grace period starts."""
+        """Send nothing new (queued requests are dropped); the grace period starts. An
+        in-process model is told to stop at once: its one answer in progress stays pending."""
         self._stop.set()
         self._requests.stop()
+        if self._session.in_process():
+            self._session.abort()
 
     def _on_stop_signal(self) -> None:
         """First Ctrl-C, SIGTERM or SIGHUP: send nothing new, give what is in flight
@@ -282,9 +285,8 @@ class Runner:
                     self._dropped(result.request)  # its rows stay pending
                     continue
                 if result.error_kind == "fatal":
-                    self._error = BackendError(result.error or "fatal backend error",
-                                               "fix the backend settings, then run again to "
-                                               "resume")
+                    # the backend's message says what to fix; nothing more to add
+                    self._error = BackendError(result.error or "fatal backend error", "")
                     self._request_stop()
                     return
                 watch = self._session.watch

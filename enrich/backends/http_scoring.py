@@ -24,6 +24,7 @@ import orjson
 
 from enrich.errors import BackendError
 from enrich.jobs import BackendSpec
+from enrich.redact import Redactor
 
 
 def continuation_logprobs(logprobs: dict[str, Any], prefix_len: int, total_len: int
@@ -75,6 +76,7 @@ class HttpContinuationScorer:
         self.url = spec.base_url.rstrip("/") + "/completions"
         self.concurrency = max(1, concurrency)
         self._headers = {"Content-Type": "application/json"}
+        self._redact = Redactor([api_key])
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._session: aiohttp.ClientSession | None = None
@@ -116,7 +118,7 @@ class HttpContinuationScorer:
         return []
 
     def _parse(self, raw: bytes, status: int, prefix_len: int, total_len: int) -> list[float]:
-        detail = raw[:200].decode("utf-8", "replace")
+        detail = self._redact.cut(raw[:100_000].decode("utf-8", "replace"), 200)
         if status != 200:
             raise BackendError(f"query likelihood: {self.url} answered HTTP {status}: {detail}",
                                "the server must offer /v1/completions with echo and logprobs "

@@ -7,7 +7,6 @@ for every position (``logits_all``), which llama-cpp-python only allows at load 
 model is loaded that way only when the job asks for logprobs.
 """
 
-import asyncio
 import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator
@@ -17,6 +16,7 @@ from typing import Any
 import orjson
 
 from enrich.backends.base import LLMRequest, LLMResult
+from enrich.backends.daemon_thread import run_in_daemon_thread
 from enrich.backends.model_files import locate_model
 from enrich.errors import BackendError
 from enrich.jobs import BackendSpec
@@ -88,7 +88,7 @@ class LlamaCppBackend:
                                    verbose=False)
 
         try:
-            self._llama = await asyncio.to_thread(load)
+            self._llama = await run_in_daemon_thread(load, name="enrich-llamacpp-load")
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"llama.cpp could not load {self.model_path}: {exc}",
                                "check the file is a GGUF model; if llama.cpp crashes on this CPU, "
@@ -159,4 +159,4 @@ class LlamaCppBackend:
         async for request in requests:
             if self._abort.is_set():
                 return
-            yield await asyncio.to_thread(self.complete, request)
+            yield await run_in_daemon_thread(self.complete, request, name="enrich-llamacpp")

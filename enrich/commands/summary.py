@@ -83,9 +83,17 @@ def print_summary(summary: RunSummary, console: Console, job_path: Path | None =
     if summary.resumed and summary.counters.already_done:
         console.print(f"resumed: {summary.counters.already_done:,} rows were already stored")
     if summary.failures_by_kind:
+        from enrich.store.pending import RESEND_KINDS
+
         kinds = ", ".join(f"{k}: {n}" for k, n in summary.failures_by_kind.items())
-        console.print(f"[red]failures[/] ({kinds}) — re-send them with "
-                      f"`enrich retry {summary.run_id}`")
+        transient = sum(n for k, n in summary.failures_by_kind.items() if k in RESEND_KINDS)
+        lasting = sum(summary.failures_by_kind.values()) - transient
+        hints = ([f"{transient:,} transient: a plain rerun of the job re-sends them"]
+                 if transient else [])
+        if lasting:
+            which = "the others" if transient else "them"
+            hints.append(f"re-send {which} with `enrich retry {summary.run_id}`")
+        console.print(f"[red]failures[/] ({kinds}) — " + "; ".join(hints))
     if summary.status == "interrupted":
         job = job_path or "JOB.yaml"
         console.print(f"[yellow]interrupted[/]: {summary.pending:,} rows left; run "

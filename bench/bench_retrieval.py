@@ -187,6 +187,33 @@ def bench_rerank(args: argparse.Namespace, titles: list[str], queries: list[str]
     return rows
 
 
+def int8_query_quality(cranfield: Path | None) -> list[tuple[str, float]]:
+    """nDCG@10 on the 150 Cranfield dev queries of MiniLM with fp32 and int8 query encoders
+    (item vectors fp32 in both): the quality cost of ``Retriever(int8=True)``."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "eval" / "cranfield"))
+    from cranfield_data import Cranfield
+
+    from enrich.evaluate.retrieval import metric_estimate
+    from enrich.retrieval import ItemIndex, Retriever
+    from enrich.retrieval.encoder import load_bi_encoder
+
+    cran = Cranfield.load(cranfield)
+    encoder, name = load_bi_encoder(None)
+    vectors = encoder.encode_document(list(cran.docs.values()), batch_size=32,
+                                      normalize_embeddings=True, convert_to_numpy=True)
+    index = ItemIndex(list(cran.docs), list(cran.docs.values()), vectors, name, ann=False)
+    rows = []
+    for label, int8 in (("fp32 query encoder", False), ("int8 query encoder", True)):
+        hits = Retriever(index, encoder, threads=1, int8=int8).search_many(
+            list(cran.queries.values()), k=100)
+        run = {q: {h.item_id: h.score for h in found}
+               for q, found in zip(cran.queries, hits, strict=True)}
+        rows.append((label, metric_estimate(cran.qrels, run, "ndcg@10", resamples=0).value))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Retrieval latency benchmark")
     parser.add_argument("--items", type=int, default=10_000)
@@ -200,6 +227,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="reranker pairs per batch")
     parser.add_argument("--rerank-only", action="store_true", help="skip the search rows")
     parser.add_argument("--encode-items", action="store_true")
+    parser.add_argument("--int8-quality", action="store_true",
+                        help="only: Cranfield nDCG@10 with fp32 vs int8 query encoders")
     parser.add_argument("--homedepot", type=Path, default=None,
                         help="Home Depot dev.csv.gz [default: $ENRICH_DATA/"
                              "home-depot-search-relevance/dev.csv.gz if present]")
@@ -207,6 +236,10 @@ def main() -> None:
                         help="Cranfield folder [default: $ENRICH_DATA/cranfield if present, "
                              "else data/cranfield]")
     args = parser.parse_args()
+    if args.int8_quality:
+        for label, value in int8_query_quality(data_files(None, args.cranfield)[1].parent):
+            print(f"| MiniLM, {label} | Cranfield nDCG@10 {value:.3f} |")
+        return
     titles, queries, docs = load_texts(args.items, args.queries, args.homedepot, args.cranfield)
     rows = ([] if args.rerank_only else bench_search(args, titles, queries)) \
         + bench_rerank(args, titles, queries, docs)

@@ -6,6 +6,8 @@ sentence-transformers)::
     from enrich.distill import DistillDataBuilder, DistillDataConfig, DistillDataset
     from enrich.distill import BiEncoderDistiller, BiEncoderConfig
     from enrich.distill import CrossEncoderDistiller, CrossEncoderConfig
+    from enrich.distill import build_teacher, LLMTeacher            # graded relevance (GPL)
+    from enrich.distill import read_gate                            # a model card's verdict
 
 Example:
     >>> from enrich.distill import DistillDataBuilder, DistillDataConfig   # doctest: +SKIP
@@ -26,6 +28,10 @@ _EXPORTS = {
     "CrossEncoderDistiller": "enrich.distill.crossencoder",
     "CrossEncoderConfig": "enrich.distill.crossencoder",
     "write_model_card": "enrich.distill.model_card",
+    "build_teacher": "enrich.distill.teachers",
+    "LLMTeacher": "enrich.distill.llm_teacher",
+    "read_gate": "enrich.distill.gate",
+    "serving_warning": "enrich.distill.gate",
     "resolve_model": "enrich.distill.base_model",
     "minilm_path": "enrich.distill.base_model",
 }

@@ -80,7 +80,7 @@ class FastQueryEncoder:
     Args:
         model: a loaded ``SentenceTransformer`` of that shape (see :func:`fast_query_encoder`).
         int8: quantise the linear layers to int8 (≈ 2× less CPU per query; the vectors move:
-            cosine ≈ 0.93 to the fp32 ones for MiniLM, so measure the quality loss first).
+            cosine ≈ 0.93 to the fp32 ones for MiniLM; Cranfield nDCG@10 0.364 → 0.362).
     """
 
     def __init__(self, model: Any, int8: bool = False):

@@ -21,8 +21,8 @@ def write_report(args: argparse.Namespace, views: dict, results: dict[str, dict]
     lines = ["# Cranfield: teacher-distilled bi-encoder and cross-encoder vs their bases", "",
              f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by", "", "```", command,
              "```", "", f"{counts[0]:,} human development queries, {counts[1]:,} abstracts, "
-             "graded qrels (gain = 5 − code), pytrec_eval; [95% bootstrap interval over queries]; gain = paired "
-             "difference with base MiniLM. Rerank depth "
+             "graded qrels (gain = 5 − code), pytrec_eval; [95% bootstrap interval over "
+             "queries]; gain = paired difference with base MiniLM. Rerank depth "
              f"{args.rerank_depth}. Wall time: " + ", ".join(
                  f"{k} {v / 60:.1f} min" for k, v in seconds.items()), "",
              "| system | nDCG@10 | gain vs base | recall@100 | MRR@10 |",

@@ -185,7 +185,7 @@ def write_report(args: argparse.Namespace, run_id: str, teacher: pd.DataFrame,
     command = ".venv/bin/python eval/homedepot/run_eval.py " + " ".join(
         shlex.quote(a) for a in sys.argv[1:])
     first = next(iter(results.values()))
-    lines = ["# Home Depot: cross-encoder distilled from LLM labels vs base, against people", "",
+    lines = ["# Home Depot: teachers and distilled cross-encoders vs base, against people", "",
              f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by", "", "```", command, "```",
              "", f"Evaluation: {first['pairs']:,} pairs of {first['queries']:,} held-out "
              "queries (no query shared with training). Bad = mean human rating < 2.0. "

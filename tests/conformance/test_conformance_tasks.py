@@ -75,7 +75,8 @@ def test_structured_output_requested_and_honoured(run: TaskRun, record_property:
             schema, wrong = sent_schema(body, run.kind.dialect)
             problems += wrong
             if schema is not None and not same_shape(schema, expected):
-                problems.append(f"the schema sent has properties {sorted(schema)}")
+                sent = sorted(schema.get("properties") or {}) if isinstance(schema, dict) else []
+                problems.append(f"the schema sent has properties {sent}")
         form = f"{len(run.bodies)} request bodies in the dialect's form; {form}"
     _observe(record_property, f"{form}: {parsed}/{len(answers)}")
     assert run.bodies is None or run.bodies, "the fake server received no request"

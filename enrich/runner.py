@@ -28,12 +28,11 @@ from enrich.errors import BackendError, EnrichError
 from enrich.inflight import InFlightTable, RecentKeys
 from enrich.plan import RunPlan
 from enrich.progress import RunCounters, RunProgress, RunSummary
-from enrich.reask import with_more_room, with_the_problem
+from enrich.reask import Rejected, judge
 from enrich.request_stream import RequestStream
 from enrich.row_feed import RowFeed, SourceRow
 from enrich.run_control import RejectionGuard, StopSignals, TaskWatch, until_done, within
 from enrich.run_open import already_done, close_run, open_run, replay, replayable_run
-from enrich.schema_registry import OutputInvalid
 from enrich.store import PendingWrites, Store, now_us
 from enrich.store.queries import run_counts
 
@@ -308,27 +307,14 @@ class Runner:
                                        "to resume (and report this if it happens again)")
 
     def _handle(self, result: LLMResult) -> None:
-        request = result.request
-        if not result.ok:
-            self._finish_failed(request, result.error_kind or "backend_error",
-                                result.error or "", result.content, result.sends)
-            return
-        content = result.content or ""
-        try:
-            output = self.plan.validate_output(content)
-        except OutputInvalid as exc:
-            kind = exc.kind
-            if not content.strip():
-                kind = "empty_output"
-            elif result.finish_reason == "length":
-                kind = "truncated"
-            if request.attempt < self.plan.job.repair_attempts:  # (after a stop: pending)
-                larger = with_more_room(request) if kind == "truncated" else None
-                self._requests.put(larger or with_the_problem(request, content, exc.message))
-                return
-            self._finish_failed(request, kind, exc.message, content, result.sends)
-            return
-        self._finish_ok(result, self.plan.task.postprocess(output, result))
+        verdict = judge(self.plan, result)
+        if isinstance(verdict, Rejected):
+            self._finish_failed(result.request, verdict.kind, verdict.message, result.content,
+                                result.sends)
+        elif isinstance(verdict, LLMRequest):  # a repair re-ask (after a stop: pending)
+            self._requests.put(verdict)
+        else:
+            self._finish_ok(result, self.plan.task.postprocess(verdict, result))
 
     def _finish_ok(self, result: LLMResult, output: dict[str, Any]) -> None:
         request, now = result.request, now_us()

@@ -22,8 +22,8 @@ import orjson
 from enrich.backends.base import Backend, LLMRequest, LLMResult
 from enrich.errors import BackendError
 from enrich.plan import RunPlan
-from enrich.reask import with_more_room, with_the_problem
-from enrich.schema_registry import OutputInvalid
+from enrich.reask import Rejected
+from enrich.reask import judge as judge_result
 
 
 @dataclass(slots=True)
@@ -59,25 +59,13 @@ def judge(plan: RunPlan, result: LLMResult) -> "Answered | LLMRequest":
         BackendError: the result is ``fatal`` (nothing the job sends can work).
     """
     request = result.request
-    if result.error_kind == "fatal":
-        raise BackendError(result.error or "fatal backend error",
-                           "fix the backend settings, then run again to resume")
-    if not result.ok:
-        return _failed(request, result.error_kind or "backend_error", result.error or "",
-                       result.content, result.sends)
-    content = result.content or ""
-    try:
-        output = plan.validate_output(content)
-    except OutputInvalid as exc:
-        kind = exc.kind
-        if not content.strip():
-            kind = "empty_output"
-        elif result.finish_reason == "length":
-            kind = "truncated"
-        if request.attempt < plan.job.repair_attempts:
-            larger = with_more_room(request) if kind == "truncated" else None
-            return larger or with_the_problem(request, content, exc.message)
-        return _failed(request, kind, exc.message, content, result.sends)
+    if result.error_kind == "fatal":  # the backend's message says what to fix
+        raise BackendError(result.error or "fatal backend error", "")
+    output = judge_result(plan, result)
+    if isinstance(output, Rejected):
+        return _failed(request, output.kind, output.message, result.content, result.sends)
+    if isinstance(output, LLMRequest):
+        return output
     output = plan.task.postprocess(output, result)
     return Answered(request.key, request.row_id, True, result.sends, result.content,
                     result.raw, orjson.dumps(output).decode(),

@@ -4,11 +4,13 @@ Settings are read once per command and passed down explicitly. Paths may start w
 (expanded), and a bad value is an error naming the variable.
 """
 
+import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "ENRICH_"
 
 
 def _default_cache_dir() -> Path:
@@ -27,14 +29,30 @@ class StoreLocation(NamedTuple):
     origin: str
 
 
-class EnrichSettings(BaseSettings):
-    """Defaults that a job file or a CLI option can override.
+def _from_environment(fields: dict[str, Any]) -> dict[str, str]:
+    """``ENRICH_<FIELD>`` variables (any case) for the fields of :class:`EnrichSettings`."""
+    found: dict[str, str] = {}
+    for key, value in os.environ.items():
+        upper = key.upper()
+        if upper.startswith(ENV_PREFIX):
+            name = upper[len(ENV_PREFIX):].lower()
+            if name in fields:
+                found[name] = value
+    return found
+
+
+class EnrichSettings(BaseModel):
+    """Defaults that a job file or a CLI option can override; values not passed come from
+    ``ENRICH_<NAME>`` environment variables.
+
+    (A plain pydantic model reading the environment itself: pydantic-settings cost about
+    0.1 s of import on every command, see bench/PROFILE.md.)
 
     Example:
         ``ENRICH_DB=/data/enrich.duckdb enrich run jobs/movielens_item_metadata.yaml``
     """
 
-    model_config = SettingsConfigDict(env_prefix="ENRICH_", extra="ignore")
+    model_config = ConfigDict(extra="ignore")
 
     db: Path = Field(default=Path("enrich.duckdb"), description="DuckDB file for results")
     cache_dir: Path = Field(default_factory=_default_cache_dir, description="models, wheels")
@@ -44,8 +62,9 @@ class EnrichSettings(BaseSettings):
     debug: bool = False
 
     def __init__(self, **values: Any) -> None:
+        environment = _from_environment(type(self).model_fields)
         try:
-            super().__init__(**values)
+            super().__init__(**{**environment, **values})
         except ValidationError as exc:
             from enrich.errors import ConfigError
 

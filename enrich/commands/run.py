@@ -90,6 +90,9 @@ def retry(
 
 
 def _execute(job: Any, db: Path | None, *, quiet: bool, retry_run: str | None = None) -> None:
+    from enrich.backends import preload
+
+    preload(job.backend)  # the HTTP client's import overlaps with opening the store
     from rich.console import Console
 
     from enrich.commands.summary import print_summary

@@ -115,7 +115,7 @@ class Cranfield:
                     queries[row["_id"]] = row["text"].strip()
         return cls(docs, titles, queries, qrels)
 
-    def write_job_source(self, path: Path, seed: int = 13) -> int:
+    def write_job_source(self, path: Path, seed: int = 13, skip: set[str] | None = None) -> int:
         """Write the documents in a seeded random order as the generation job's source.
 
         The job runs with ``--limit N``, so the first N documents of this order are the subset
@@ -126,6 +126,7 @@ class Cranfield:
         """
         order = list(self.docs)
         random.Random(seed).shuffle(order)
+        order = [doc_id for doc_id in order if doc_id not in (skip or set())]
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", encoding="utf-8") as fh:
             for doc_id in order:

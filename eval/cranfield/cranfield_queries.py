@@ -54,8 +54,8 @@ def readable_copy(db: Path, scratch: Path) -> Path:
     return copy
 
 
-def export_queries(db: Path, out: Path, corpus: dict[str, str], run_id: str | None = None
-                   ) -> pd.DataFrame:
+def export_queries(db: Path, out: Path, corpus: dict[str, str], run_id: str | None = None,
+                   earlier: pd.DataFrame | None = None) -> pd.DataFrame:
     """Write every question of a generation run, kept or dropped, with provenance.
 
     A run that has not finished yet (or is still being written) is exported from a copy of the
@@ -67,6 +67,9 @@ def export_queries(db: Path, out: Path, corpus: dict[str, str], run_id: str | No
         out: the Parquet file to write.
         corpus: doc id → text, the table the filter ranks against (all abstracts).
         run_id: the run (default: the latest of the job).
+        earlier: questions exported before from other runs over other abstracts (their own
+            provenance kept); the filter's verdicts are per abstract against the whole
+            collection, so the union is what one run over all abstracts would have judged.
 
     Returns:
         The exported rows.
@@ -79,6 +82,9 @@ def export_queries(db: Path, out: Path, corpus: dict[str, str], run_id: str | No
             frame = con.execute(EXPORT_SQL, [run_id]).df()
     frame["schema_fingerprint"] = schema_fingerprint(str(frame["schema_name"].iloc[0])) \
         if len(frame) else None
+    if earlier is not None and len(earlier):
+        earlier = earlier[~earlier["item_id"].astype(str).isin(set(frame["item_id"].astype(str)))]
+        frame = pd.concat([earlier, frame], ignore_index=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out, index=False, compression="zstd")
     return frame
@@ -135,21 +141,22 @@ def write_views(queries: pd.DataFrame, views_db: Path, docs: dict[str, str]) -> 
         What the store holds: run, documents, questions and the filter's reasons.
     """
     views_db.unlink(missing_ok=True)
-    first = queries.iloc[0]
     with duckdb.connect(str(views_db)) as con:
         con.execute("CREATE TABLE runs (run_id VARCHAR, job_name VARCHAR, task VARCHAR, "
                     "prompt_name VARCHAR, prompt_version VARCHAR, model VARCHAR, "
                     "started_at TIMESTAMP)")
-        con.execute("INSERT INTO runs VALUES (?, ?, 'synthetic_queries', ?, ?, ?, ?)",
-                    [first["run_id"], JOB_NAME, first["prompt_name"], first["prompt_version"],
-                     first["model"], first["created_at"]])
+        runs = queries.groupby("run_id", sort=False).first().reset_index()
+        con.executemany("INSERT INTO runs VALUES (?, ?, 'synthetic_queries', ?, ?, ?, ?)",
+                        [[r.run_id, JOB_NAME, r.prompt_name, r.prompt_version, r.model,
+                          r.created_at] for r in runs.itertuples()])
         con.execute(f"CREATE TABLE synthetic_queries ({SYNTHETIC_COLUMNS})")
         con.executemany(
             "INSERT INTO synthetic_queries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(r.run_id, str(r.item_id), docs.get(str(r.item_id), ""), r.query, r.kind,
               bool(r.kept), r.reason, None if pd.isna(r.rank) else int(r.rank), r.model,
               r.prompt_version, r.created_at) for r in queries.itertuples()])
-    return {"run_id": str(first["run_id"]), "documents": int(queries["item_id"].nunique()),
+    return {"run_id": ",".join(str(r) for r in queries["run_id"].unique()),
+            "documents": int(queries["item_id"].nunique()),
             "questions": int(len(queries)), "kept": int(queries["kept"].sum()),
             "filter": reasons(queries)}
 

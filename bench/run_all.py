@@ -155,6 +155,16 @@ LOAD_NOTE = os.environ.get(
     "numbers are then low and noisy; ratios within a round are what to read.")
 
 
+def keep_at_scale_section(target: Path, markdown: str) -> str:
+    """``markdown`` with the at-scale section that ``make bench-scale`` wrote into ``target``."""
+    from bench.at_scale import BEGIN, END, replace_section
+
+    old = target.read_text(encoding="utf-8") if target.is_file() else ""
+    if BEGIN not in old or END not in old:
+        return markdown
+    return replace_section(markdown, BEGIN + old.split(BEGIN, 1)[1].split(END, 1)[0] + END)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     if args.render:
@@ -165,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     print(console_report(results))
     markdown = results_markdown(results, preamble(results))
     target = args.out / "RESULTS.md" if args.smoke else args.results
+    markdown = keep_at_scale_section(target, markdown)
     target.write_text(markdown, encoding="utf-8")
     _log(f"wrote {target}")
     return 0

@@ -21,10 +21,9 @@ from enrich.errors import ConfigError
 from enrich.plan import RunPlan
 from enrich.prompts import Messages, RenderError, RenderLimit
 from enrich.store import Store
+from enrich.store.pending import FailureRow
 
 SourceRow = tuple[str, dict[str, Any]]
-# (run_id, row_id, key, kind, message, content, sends, input JSON, created_at µs)
-FailureRecord = tuple[str, str, str | None, str, str, str | None, int, str, int]
 _SLICE_S = 0.02  # render at most this long before letting the event loop run
 
 
@@ -83,7 +82,7 @@ class RowFeed:
 
     async def render(self, batch: list[SourceRow], now: int,
                      stopped: Callable[[], bool] = lambda: False
-                     ) -> tuple[list[Rendered], list[FailureRecord]]:
+                     ) -> tuple[list[Rendered], list[FailureRow]]:
         """Render each row; rows that do not render (a template error, a render limit, a
         prompt over ``max_prompt_chars``) come back as failure records instead.
 
@@ -95,7 +94,7 @@ class RowFeed:
             ConfigError: the run's first row does not render (the template itself is wrong).
         """
         rendered: list[Rendered] = []
-        failures: list[FailureRecord] = []
+        failures: list[FailureRow] = []
         slice_end = time.perf_counter() + _SLICE_S
         for row_id, row in batch:
             if stopped():
@@ -108,7 +107,7 @@ class RowFeed:
         return rendered, failures
 
     def _render_row(self, row_id: str, row: dict[str, Any], now: int
-                    ) -> "Rendered | FailureRecord":
+                    ) -> "Rendered | FailureRow":
         plan = self.plan
         input_json = orjson.dumps(row, default=str).decode()
         try:
@@ -132,5 +131,7 @@ class RowFeed:
                         input_json)
 
     def _failure(self, row_id: str, kind: str, message: str, input_json: str, now: int
-                 ) -> FailureRecord:
-        return (self.run_id, row_id, None, kind, message, None, 0, input_json, now)
+                 ) -> FailureRow:
+        return FailureRow(run_id=self.run_id, row_id=row_id, key=None, error_kind=kind,
+                          message=message, content=None, sends=0, input=input_json,
+                          created_at=now)

@@ -18,7 +18,10 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from enrich.store.pending import FailureRow
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -90,9 +93,9 @@ class RejectionGuard:
         self.active = True
         self.rejected = 0
         self.first_error = ""
-        self.held: list[tuple[Any, ...]] = []
+        self.held: list[FailureRow] = []
 
-    def hold(self, kind: str, error: str, records: list[tuple[Any, ...]]) -> bool:
+    def hold(self, kind: str, error: str, records: list["FailureRow"]) -> bool:
         """Keep ``records`` back when they are a rejection while guarding; True if kept."""
         if not self.active or kind != "bad_request":
             return False
@@ -106,7 +109,7 @@ class RejectionGuard:
         """The first ``limit`` requests were all rejected: the job, not the rows, is wrong."""
         return self.active and self.rejected >= self.limit
 
-    def release(self) -> list[tuple[Any, ...]]:
+    def release(self) -> list["FailureRow"]:
         """The server accepted a request (or the run ended): stop guarding, return what was
         held so it is stored as ordinary row failures."""
         self.active = False

@@ -34,6 +34,7 @@ from enrich.row_feed import RowFeed, SourceRow
 from enrich.run_control import RejectionGuard, StopSignals, TaskWatch, until_done, within
 from enrich.run_open import already_done, close_run, open_run, replay, replayable_run
 from enrich.store import PendingWrites, Store, now_us
+from enrich.store.pending import FailureRow, RequestRow
 from enrich.store.queries import run_counts
 
 
@@ -247,8 +248,9 @@ class Runner:
             failed = self._failed_keys.get(key) or known.get(key)
             if failed is not None:  # failed for good before: kept until `enrich retry`
                 kind, message = failed
-                self._buffer.add_failure((self.run_id, row_id, key, kind, message, None, 0,
-                                           input_json, now))
+                self._buffer.add_failure(FailureRow(
+                    run_id=self.run_id, row_id=row_id, key=key, error_kind=kind,
+                    message=message, content=None, sends=0, input=input_json, created_at=now))
                 continue
             if self._inflight.join(key, row_id, input_json):
                 continue
@@ -324,14 +326,16 @@ class Runner:
         assert backend is not None  # a result came from it
         params = self._params_json if request.params is plan.params \
             else orjson.dumps(request.params).decode()  # (a truncated answer got more room)
-        self._buffer.add_request((
-            request.key, self.run_id, request.row_id, plan.prompt.name, plan.prompt.version,
-            backend.model, backend.kind, params,
-            entry.messages_json.decode(), result.raw, result.content,
-            orjson.dumps(output).decode(),
-            orjson.dumps(result.logprobs).decode() if result.logprobs else None,
-            result.prompt_tokens, result.completion_tokens, result.latency_s * 1000.0,
-            result.sends, result.finish_reason, now))
+        self._buffer.add_request(RequestRow(
+            key=request.key, run_id=self.run_id, row_id=request.row_id,
+            prompt_name=plan.prompt.name, prompt_version=plan.prompt.version,
+            model=backend.model, backend=backend.kind, params=params,
+            messages=entry.messages_json.decode(), response=result.raw,
+            content=result.content, output=orjson.dumps(output).decode(),
+            logprobs=orjson.dumps(result.logprobs).decode() if result.logprobs else None,
+            prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+            latency_ms=result.latency_s * 1000.0, sends=result.sends,
+            finish_reason=result.finish_reason, created_at=now))
         for index, (row_id, input_json) in enumerate(entry.rows):
             self._buffer.add_output(row_id, request.key, index > 0, input_json, now)
         self._done_keys.add(request.key)
@@ -346,8 +350,10 @@ class Runner:
         assert entry is not None
         now = now_us()
         self._failed_keys[request.key] = (kind, message[:2000])
-        records = [(self.run_id, row_id, request.key, kind, message[:2000], content, sends,
-                    input_json, now) for row_id, input_json in entry.rows]
+        records = [FailureRow(run_id=self.run_id, row_id=row_id, key=request.key,
+                              error_kind=kind, message=message[:2000], content=content,
+                              sends=sends, input=input_json, created_at=now)
+                   for row_id, input_json in entry.rows]
         if not self._guard.hold(kind, message, records):
             for record in records:
                 self._buffer.add_failure(record)

@@ -22,6 +22,7 @@ from typing import Any
 from enrich.plan import RunPlan
 from enrich.row_feed import Rendered, RowFeed
 from enrich.store import PendingWrites, Store, now_us
+from enrich.store.pending import FailureRow
 
 ROW_COLUMNS = ("ordinal", "row_id", "key", "input", "messages")
 
@@ -108,8 +109,9 @@ def _classify(batch: list[Rendered], known: dict[str, Any], pending: PendingWrit
             pending.add_output(item.row_id, item.key, True, item.input_json, now)
         else:
             kind, message = known[item.key]
-            pending.add_failure((run_id, item.row_id, item.key, kind, message, None, 0,
-                                 item.input_json, now))
+            pending.add_failure(FailureRow(
+                run_id=run_id, row_id=item.row_id, key=item.key, error_kind=kind,
+                message=message, content=None, sends=0, input=item.input_json, created_at=now))
     return waiting
 
 

@@ -7,17 +7,52 @@ pandas import on the hot path.
 """
 
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from enrich.backends.base import TRANSIENT_KINDS
 
-REQUEST_COLUMNS = ("key", "run_id", "row_id", "prompt_name", "prompt_version", "model",
-                   "backend", "params", "messages", "response", "content", "output", "logprobs",
-                   "prompt_tokens", "completion_tokens", "latency_ms", "sends", "finish_reason",
-                   "created_at")
+
+class RequestRow(NamedTuple):
+    """One validated answer: a row of the ``requests`` table (JSON columns as text)."""
+
+    key: str
+    run_id: str
+    row_id: str
+    prompt_name: str
+    prompt_version: str
+    model: str
+    backend: str
+    params: str
+    messages: str
+    response: str | None
+    content: str | None
+    output: str
+    logprobs: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency_ms: float
+    sends: int
+    finish_reason: str | None
+    created_at: int  # µs since the epoch, UTC
+
+
+class FailureRow(NamedTuple):
+    """One row that got no valid answer: a row of the ``failures`` table."""
+
+    run_id: str
+    row_id: str
+    key: str | None  # None when no request could be made (the prompt did not render)
+    error_kind: str
+    message: str
+    content: str | None
+    sends: int
+    input: str | None
+    created_at: int  # µs since the epoch, UTC
+
+
+REQUEST_COLUMNS = RequestRow._fields
 OUTPUT_COLUMNS = ("run_id", "row_id", "key", "cached", "input", "created_at")
-FAILURE_COLUMNS = ("run_id", "row_id", "key", "error_kind", "message", "content", "sends",
-                   "input", "created_at")
+FAILURE_COLUMNS = FailureRow._fields
 
 # created_at travels as integer microseconds since the epoch (UTC); SQL turns it into a
 # TIMESTAMP with make_timestamp().
@@ -45,9 +80,9 @@ class PendingWrites:
     def empty(self) -> bool:
         return self.rows == 0
 
-    def add_request(self, values: tuple[Any, ...]) -> None:
-        """A validated response (values in :data:`REQUEST_COLUMNS` order)."""
-        for column, value in zip(REQUEST_COLUMNS, values, strict=True):
+    def add_request(self, row: RequestRow) -> None:
+        """A validated response."""
+        for column, value in zip(REQUEST_COLUMNS, row, strict=True):
             self.requests[column].append(value)
 
     def add_output(self, row_id: str, key: str, cached: bool, input_json: str | None,
@@ -61,9 +96,9 @@ class PendingWrites:
         out["created_at"].append(now)
         self.rows += 1
 
-    def add_failure(self, values: tuple[Any, ...]) -> None:
-        """A failed row (values in :data:`FAILURE_COLUMNS` order, run_id first)."""
-        for column, value in zip(FAILURE_COLUMNS, values, strict=True):
+    def add_failure(self, row: FailureRow) -> None:
+        """A failed row."""
+        for column, value in zip(FAILURE_COLUMNS, row, strict=True):
             self.failures[column].append(value)
         self.rows += 1
 

@@ -47,7 +47,7 @@ def list_tasks(jobs: JobsDir = Path("jobs")) -> None:
     examples = _example_jobs(jobs)
     console = Console()
     for name, task in sorted(all_tasks().items()):
-        view = f" → view [cyan]{task.view}[/]" if task.view else ""
+        view = f" → view [cyan]{task.view.name}[/]" if task.view else ""
         console.print(f"[bold]{name}[/]{view}")
         console.print(f"  {task.description}", markup=False)
         for path in examples.get(name, []):
@@ -90,7 +90,8 @@ def show(name: Annotated[str, typer.Argument(help="Task name, e.g. bad_match")],
     task = tasks[name]
     console = Console()
     console.print(f"[bold]{task.name}[/] — {task.description}")
-    console.print(f"view: {task.view or '-'} · default prompt: {task.default_prompt or '-'}")
+    view = task.view.name if task.view else "-"
+    console.print(f"view: {view} · default prompt: {task.default_prompt or '-'}")
     doc = (inspect.getdoc(inspect.getmodule(task)) or "").split("\n\nExample")[0]
     for paragraph in doc.split("\n\n"):  # reflow the docstring's paragraphs to the terminal
         console.print(" ".join(paragraph.split()) + "\n", markup=False, highlight=False)

@@ -13,15 +13,10 @@ import duckdb
 import pandas as pd
 
 from enrich.errors import ConfigError, SourceError
+from enrich.tasks import view_columns
 
-VIEW_COLUMNS: dict[str, tuple[str, ...]] = {
-    "synthetic_queries": ("run_id", "item_id", "item_text", "query", "kept", "model",
-                          "prompt_version"),
-    "match_labels": ("run_id", "query", "item_id", "item_text", "label", "p_bad", "model",
-                     "prompt_version"),
-    "user_summaries": ("run_id", "user_id", "summary", "liked", "model", "prompt_version"),
-    "item_metadata": ("run_id", "item_id", "clean_title", "summary", "model", "prompt_version"),
-}
+VIEW_COLUMNS: dict[str, tuple[str, ...]] = view_columns()
+"""View name → its columns, from the task registry (each task declares its view)."""
 
 
 class ViewReader:

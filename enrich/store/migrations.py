@@ -1,9 +1,21 @@
-"""Numbered, ordered migrations of the DuckDB store (applied once each, in a transaction).
+"""Numbered, ordered migrations of the DuckDB store's tables (applied once each, in a
+transaction), and the task views, which are not migrations.
 
-Never edit a released migration: add a new one at the end.
+Never change a released migration's tables: add a new migration at the end. Views hold no
+data, so they live with their task (``view = TaskView(...)`` on the task class, see
+:mod:`enrich.tasks.view`) and :func:`create_task_views` (re)creates every registered task's
+view each time a store is opened for writing, after the migrations. (Migrations 2 and 3 of
+enrich before issue 18 also created the views; a store they wrote keeps its views, which have
+the same columns, and gets the tasks' own views the first time it is opened for writing.)
 """
 
 import re
+from typing import TYPE_CHECKING
+
+from enrich.errors import StoreError
+
+if TYPE_CHECKING:
+    import duckdb
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables", """
@@ -80,7 +92,7 @@ CREATE TABLE failures (
     PRIMARY KEY (run_id, row_id)
 );
 """),
-    (2, "task tables and views", """
+    (2, "task tables", """
 CREATE TABLE synthetic_query_checks (
     run_id VARCHAR NOT NULL,
     item_id VARCHAR NOT NULL,
@@ -96,77 +108,6 @@ CREATE TABLE synthetic_query_checks (
     created_at TIMESTAMP NOT NULL,
     PRIMARY KEY (run_id, item_id, query_index)
 );
-CREATE VIEW item_metadata AS
-SELECT o.run_id, o.row_id AS item_id,
-       q.output ->> '$.clean_title' AS clean_title,
-       q.output ->> '$.summary' AS summary,
-       q.output ->> '$.attributes.category' AS category,
-       q.output ->> '$.attributes.creator' AS creator,
-       CAST(q.output -> '$.attributes.properties' AS VARCHAR[]) AS properties,
-       CAST(q.output -> '$.keywords' AS VARCHAR[]) AS keywords,
-       o.input, r.model, r.prompt_version, o.created_at, o.cached, o.key AS request_key
-FROM outputs o JOIN runs r ON r.run_id = o.run_id JOIN requests q ON q.key = o.key
-WHERE r.task = 'item_metadata';
-CREATE VIEW synthetic_queries AS
-WITH generated AS (
-    SELECT o.run_id, o.row_id AS item_id, q.output ->> '$.item_text' AS item_text,
-           g.entry ->> '$.query' AS query, g.entry ->> '$.kind' AS kind,
-           CAST(g.position - 1 AS INTEGER) AS query_index,
-           TRY_CAST(g.entry ->> '$.llm_score' AS DOUBLE) AS llm_score,
-           r.model, r.prompt_version, o.created_at, o.key AS request_key
-    FROM outputs o JOIN runs r ON r.run_id = o.run_id JOIN requests q ON q.key = o.key,
-         unnest(CAST(q.output -> '$.queries' AS JSON[])) WITH ORDINALITY AS g(entry, position)
-    WHERE r.task = 'synthetic_queries'
-)
-SELECT g.run_id, g.item_id, g.item_text, g.query, g.kind, c.kept,
-       coalesce(c.reason, 'not checked yet: the run has not finished') AS reason,
-       c.rank, g.model, g.prompt_version, g.created_at, g.query_index, g.llm_score,
-       c.retriever, c.top_k, g.request_key
-FROM generated g LEFT JOIN synthetic_query_checks c
-  ON c.run_id = g.run_id AND c.item_id = g.item_id AND c.query_index = g.query_index;
-CREATE VIEW user_summaries AS
-SELECT o.run_id, o.row_id AS user_id,
-       q.output ->> '$.summary' AS summary,
-       CAST(q.output -> '$.liked' AS VARCHAR[]) AS liked,
-       CAST(q.output -> '$.disliked' AS VARCHAR[]) AS disliked,
-       r.model, r.prompt_version, o.created_at,
-       CAST(q.output -> '$.liked_items' AS VARCHAR[]) AS liked_items,
-       CAST(q.output -> '$.disliked_items' AS VARCHAR[]) AS disliked_items,
-       TRY_CAST(q.output ->> '$.history_n' AS INTEGER) AS history_n,
-       o.key AS request_key
-FROM outputs o JOIN runs r ON r.run_id = o.run_id JOIN requests q ON q.key = o.key
-WHERE r.task = 'user_summaries';
-CREATE VIEW match_labels AS
-SELECT o.run_id, o.row_id AS pair_id,
-       q.output ->> '$.query' AS query,
-       coalesce(o.input ->> ('$."' || coalesce(r.config ->> '$.task_options.item_id_column',
-                                              'item_id') || '"'),
-                q.output ->> '$.item_id') AS item_id,
-       q.output ->> '$.item_text' AS item_text,
-       q.output ->> '$.label' AS label,
-       q.output ->> '$.reason' AS reason,
-       CAST(q.output ->> '$.p_bad' AS DOUBLE) AS p_bad,
-       q.output ->> '$.p_bad_source' AS p_bad_source,
-       r.model, r.prompt_version, o.created_at,
-       TRY_CAST(q.output ->> '$.label_probs.good' AS DOUBLE) AS p_good,
-       TRY_CAST(q.output ->> '$.label_probs.partial' AS DOUBLE) AS p_partial,
-       TRY_CAST(q.output ->> '$.p_bad_verbalized' AS DOUBLE) AS p_bad_verbalized,
-       o.input, o.key AS request_key
-FROM outputs o JOIN runs r ON r.run_id = o.run_id JOIN requests q ON q.key = o.key
-WHERE r.task = 'bad_match';
-CREATE VIEW query_parses AS
-SELECT o.run_id, o.row_id AS query_id,
-       q.output ->> '$.query' AS query,
-       q.output ->> '$.corrected' AS corrected,
-       q.output ->> '$.intent' AS intent,
-       q.output -> '$.spans' AS spans,
-       CAST(q.output -> '$.rewrites' AS VARCHAR[]) AS rewrites,
-       r.model, r.prompt_version, o.created_at,
-       q.output -> '$.unlocated_spans' AS unlocated_spans,
-       CAST(q.output -> '$.context_items' AS VARCHAR[]) AS context_items,
-       o.key AS request_key
-FROM outputs o JOIN runs r ON r.run_id = o.run_id JOIN requests q ON q.key = o.key
-WHERE r.task = 'query_understanding';
 """),
     (3, "bad-match query-likelihood scores", """
 CREATE TABLE match_scores (
@@ -179,26 +120,6 @@ CREATE TABLE match_scores (
     created_at TIMESTAMP NOT NULL,
     PRIMARY KEY (run_id, pair_id)
 );
-CREATE OR REPLACE VIEW match_labels AS
-SELECT o.run_id, o.row_id AS pair_id,
-       q.output ->> '$.query' AS query,
-       coalesce(o.input ->> ('$."' || coalesce(r.config ->> '$.task_options.item_id_column',
-                                              'item_id') || '"'),
-                q.output ->> '$.item_id') AS item_id,
-       q.output ->> '$.item_text' AS item_text,
-       q.output ->> '$.label' AS label,
-       q.output ->> '$.reason' AS reason,
-       CAST(q.output ->> '$.p_bad' AS DOUBLE) AS p_bad,
-       q.output ->> '$.p_bad_source' AS p_bad_source,
-       r.model, r.prompt_version, o.created_at,
-       TRY_CAST(q.output ->> '$.label_probs.good' AS DOUBLE) AS p_good,
-       TRY_CAST(q.output ->> '$.label_probs.partial' AS DOUBLE) AS p_partial,
-       TRY_CAST(q.output ->> '$.p_bad_verbalized' AS DOUBLE) AS p_bad_verbalized,
-       o.input, o.key AS request_key,
-       s.ql_pmi, s.ql_cond, s.ql_uncond, s.scorer AS ql_scorer
-FROM outputs o JOIN runs r ON r.run_id = o.run_id JOIN requests q ON q.key = o.key
-LEFT JOIN match_scores s ON s.run_id = o.run_id AND s.pair_id = o.row_id
-WHERE r.task = 'bad_match';
 """),
 ]
 
@@ -228,3 +149,44 @@ def table_columns(version: int) -> dict[str, frozenset[str]]:
         for name, column in _ADD_COLUMN.findall(ddl):
             tables.setdefault(name, set()).add(column)
     return {name: frozenset(columns) for name, columns in tables.items()}
+
+
+def create_task_views(con: "duckdb.DuckDBPyConnection", store: str) -> list[str]:
+    """(Re)create the view of every registered task, in one transaction; returns the names of
+    the views created. A view whose comment holds its current fingerprint is left alone, so
+    opening an up-to-date store writes nothing.
+
+    Task modules are imported here, not when the store is imported: ``enrich status`` and
+    ``export`` open stores read-only and need no task.
+
+    Args:
+        con: a writable connection to the store, its migrations applied.
+        store: the store's path as the user named it (for messages).
+
+    Raises:
+        StoreError: a view cannot be created (nothing is changed then).
+    """
+    import duckdb
+
+    from enrich.tasks import task_views
+
+    current = dict(con.execute(
+        "SELECT view_name, comment FROM duckdb_views() WHERE database_name = "
+        "current_database() AND schema_name = 'main' AND NOT internal").fetchall())
+    stale = [view for view in task_views() if current.get(view.name) != view.fingerprint()]
+    if not stale:
+        return []
+    con.execute("BEGIN TRANSACTION")
+    for view in stale:
+        try:
+            con.execute(view.create_statement())
+            con.execute(f"COMMENT ON VIEW {view.name} IS '{view.fingerprint()}'")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            reason = " ".join(str(exc).split())[:200]
+            raise StoreError(
+                f"cannot create the task view `{view.name}` in the store {store} ({reason})",
+                f"if the store has a table called `{view.name}`, rename it; otherwise the "
+                "view's SQL in its task module is wrong (enrich/tasks/)") from None
+    con.execute("COMMIT")
+    return [view.name for view in stale]

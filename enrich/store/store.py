@@ -17,7 +17,7 @@ import duckdb
 
 from enrich.errors import StoreError
 from enrich.store.memory import set_cap
-from enrich.store.migrations import MIGRATIONS
+from enrich.store.migrations import MIGRATIONS, create_task_views
 from enrich.store.opening import check_file, check_schema, inspect_store, open_error, where
 from enrich.store.pending import RESEND_KINDS, PendingWrites
 
@@ -75,7 +75,8 @@ def _insert_columns(columns: dict[str, list[Any]]) -> tuple[str, str, dict[str, 
 
 
 def _apply_migrations(con: duckdb.DuckDBPyConnection, path: Path) -> list[int]:
-    """Apply pending migrations in order, each in a transaction; returns the versions applied."""
+    """Apply pending migrations in order, each in a transaction, then (re)create the task
+    views that are not current; returns the versions applied."""
     con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER "
                 "PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
     done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
@@ -93,6 +94,10 @@ def _apply_migrations(con: duckdb.DuckDBPyConnection, path: Path) -> list[int]:
             con.execute("ROLLBACK")
             raise _store_error(path, exc) from None
         applied.append(version)
+    try:
+        create_task_views(con, str(path))
+    except duckdb.Error as exc:
+        raise _store_error(path, exc) from None
     return applied
 
 
@@ -148,7 +153,11 @@ class Store:
                 raise StoreError(f"no runs in {where(self.path, origin)} yet (it has no "
                                  "tables)", "run a job first, or pass --db PATH")
         else:
-            self.migrate()
+            try:
+                self.migrate()
+            except StoreError:
+                self.con.close()
+                raise
             self.memory_mb = set_cap(self.con)  # see enrich/store/memory.py
 
     def _connect(self, origin: str) -> duckdb.DuckDBPyConnection:
@@ -189,7 +198,8 @@ class Store:
 
     # -- schema ---------------------------------------------------------------------------
     def migrate(self) -> list[int]:
-        """Apply pending migrations in order; returns the versions applied."""
+        """Apply pending migrations in order and bring the task views up to date; returns the
+        versions applied."""
         return _apply_migrations(self.con, self.path)
 
     def schema_version(self) -> int:

@@ -25,17 +25,16 @@ from pydantic import Field
 
 from enrich.backends.base import LLMResult
 from enrich.errors import ConfigError
-from enrich.tasks import register
-from enrich.tasks.base import StrictTaskOptions, Task
+from enrich.tasks.base import StrictTaskOptions, Task, TaskPlan
 from enrich.tasks.common import check_columns, clean_value, item_text
 from enrich.tasks.logprobs import label_distribution
 from enrich.tasks.query_likelihood import QueryLikelihoodOptions, score_run
+from enrich.tasks.view import TaskView
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from enrich.jobs import BackendSpec
-    from enrich.plan import RunPlan
     from enrich.store import Store
 
 LABELS = ("good", "partial", "bad")
@@ -75,14 +74,51 @@ def p_bad_from(output: dict[str, Any], result: LLMResult) -> dict[str, Any]:
             "p_bad_verbalized": verbalized}
 
 
-@register
+MATCH_LABELS_VIEW = TaskView(
+    name="match_labels",
+    sql="""
+SELECT o.run_id, o.row_id AS pair_id,
+       q.output ->> '$.query' AS query,
+       coalesce(o.input ->> ('$."' || coalesce(r.config ->> '$.task_options.item_id_column',
+                                              'item_id') || '"'),
+                q.output ->> '$.item_id') AS item_id,
+       q.output ->> '$.item_text' AS item_text,
+       q.output ->> '$.label' AS label,
+       q.output ->> '$.reason' AS reason,
+       CAST(q.output ->> '$.p_bad' AS DOUBLE) AS p_bad,
+       q.output ->> '$.p_bad_source' AS p_bad_source,
+       r.model, r.prompt_version, o.created_at,
+       TRY_CAST(q.output ->> '$.label_probs.good' AS DOUBLE) AS p_good,
+       TRY_CAST(q.output ->> '$.label_probs.partial' AS DOUBLE) AS p_partial,
+       TRY_CAST(q.output ->> '$.p_bad_verbalized' AS DOUBLE) AS p_bad_verbalized,
+       o.input, o.key AS request_key,
+       s.ql_pmi, s.ql_cond, s.ql_uncond, s.scorer AS ql_scorer
+FROM outputs o JOIN runs r ON r.run_id = o.run_id JOIN requests q ON q.key = o.key
+LEFT JOIN match_scores s ON s.run_id = o.run_id AND s.pair_id = o.row_id
+WHERE r.task = 'bad_match'
+""",
+    columns=("run_id", "pair_id", "query", "item_id", "item_text", "label", "reason", "p_bad",
+             "p_bad_source", "model", "prompt_version", "created_at", "p_good", "p_partial",
+             "p_bad_verbalized", "input", "request_key", "ql_pmi", "ql_cond", "ql_uncond",
+             "ql_scorer"),
+    core_columns=("run_id", "query", "item_id", "item_text", "label", "p_bad", "model",
+                  "prompt_version"),
+    examples="SELECT query, item_text, label, round(p_bad, 3) AS p_bad, p_bad_source, reason "
+             "FROM match_labels WHERE run_id = ? ORDER BY TRY_CAST(pair_id AS BIGINT), pair_id",
+    breakdowns={"labels": "SELECT label, count(*) FROM match_labels WHERE run_id = ? "
+                          "GROUP BY 1 ORDER BY 2 DESC",
+                "p_bad_source": "SELECT p_bad_source, count(*) FROM match_labels "
+                                "WHERE run_id = ? GROUP BY 1"},
+)
+
+
 class BadMatchTask(Task):
     """Label (query or user, item) pairs good / partial / bad, with P(bad)."""
 
     name = "bad_match"
     description = "good/partial/bad label, reason and P(bad) from logprobs (eBadMatch)"
     default_prompt = "bad_match"
-    view = "match_labels"
+    view = MATCH_LABELS_VIEW
     Options = BadMatchOptions
 
     def __init__(self, options: dict[str, Any] | None = None):
@@ -92,7 +128,7 @@ class BadMatchTask(Task):
         self._job_backend: BackendSpec | None = None
         self.n_threads = 2
 
-    def prepare(self, plan: "RunPlan", store: "Store") -> None:
+    def prepare(self, plan: TaskPlan, store: "Store") -> None:
         """Choose where query-likelihood scores come from (when asked for) and check it can
         score given text: an embedded model named in the options, else the job's backend."""
         super().prepare(plan, store)

@@ -4,7 +4,8 @@ A task turns a source row into template variables (e.g. retrieved catalogue cont
 derives fields from a validated output and the raw result (e.g. P(bad) from token
 log-probabilities), and may run a step over the whole run once it is stored (e.g. the
 consistency filter of synthetic queries). Each task also owns a typed DuckDB view that
-downstream steps (distillation, evaluation) read.
+downstream steps (distillation, evaluation) read: a :class:`~enrich.tasks.view.TaskView` on its
+class, which the store creates.
 
 A task's ``task_options`` (in the job file) are validated by its :attr:`Task.Options` model,
 so a misspelt option is an error naming the option, before the first request is sent.
@@ -18,19 +19,32 @@ Example:
 """
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from enrich.backends.base import LLMResult
 from enrich.errors import ConfigError
 from enrich.prompts import template_variables
+from enrich.tasks.view import TaskView
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from enrich.plan import RunPlan
+    from enrich.jobs import JobSpec
     from enrich.store import Store
+
+
+class TaskPlan(Protocol):
+    """What a task reads of the run plan in :meth:`Task.prepare`.
+
+    :class:`enrich.plan.RunPlan` is one; tasks never import ``enrich.plan`` (which imports
+    them), so the dependency goes one way: the plan uses tasks.
+    """
+
+    @property
+    def job(self) -> "JobSpec":
+        """The job being run."""
 
 
 class TaskOptions(BaseModel):
@@ -83,7 +97,7 @@ class Task:
     name: ClassVar[str] = "generic"
     description: ClassVar[str] = "any prompt and schema; output stored as validated"
     default_prompt: ClassVar[str | None] = None
-    view: ClassVar[str | None] = None
+    view: ClassVar[TaskView | None] = None
     Options: ClassVar[type[BaseModel]] = TaskOptions
 
     def __init__(self, options: dict[str, Any] | None = None):
@@ -100,7 +114,7 @@ class Task:
         self.id_column = "id"
         self.memo = RowMemo()
 
-    def prepare(self, plan: "RunPlan", store: "Store") -> None:
+    def prepare(self, plan: TaskPlan, store: "Store") -> None:
         """Called once before the first row (build indexes, load side data)."""
         self.id_column = plan.job.source.id_column
 

@@ -16,23 +16,49 @@ Example job::
 from typing import Any
 
 from enrich.backends.base import LLMResult
-from enrich.tasks import register
 from enrich.tasks.base import StrictTaskOptions, Task
 from enrich.tasks.common import tidy_list
+from enrich.tasks.view import TaskView
 
 
 class ItemMetadataOptions(StrictTaskOptions):
     """The item-metadata task has no options: the prompt reads the row's columns."""
 
 
-@register
+ITEM_METADATA_VIEW = TaskView(
+    name="item_metadata",
+    sql="""
+SELECT o.run_id, o.row_id AS item_id,
+       q.output ->> '$.clean_title' AS clean_title,
+       q.output ->> '$.summary' AS summary,
+       q.output ->> '$.attributes.category' AS category,
+       q.output ->> '$.attributes.creator' AS creator,
+       CAST(q.output -> '$.attributes.properties' AS VARCHAR[]) AS properties,
+       CAST(q.output -> '$.keywords' AS VARCHAR[]) AS keywords,
+       o.input, r.model, r.prompt_version, o.created_at, o.cached, o.key AS request_key
+FROM outputs o JOIN runs r ON r.run_id = o.run_id JOIN requests q ON q.key = o.key
+WHERE r.task = 'item_metadata'
+""",
+    columns=("run_id", "item_id", "clean_title", "summary", "category", "creator",
+             "properties", "keywords", "input", "model", "prompt_version", "created_at",
+             "cached", "request_key"),
+    core_columns=("run_id", "item_id", "clean_title", "summary", "model", "prompt_version"),
+    examples="SELECT item_id, clean_title, category, creator, keywords, summary "
+             "FROM item_metadata WHERE run_id = ? ORDER BY TRY_CAST(item_id AS BIGINT), item_id",
+    stats="SELECT count(*) AS items, count(DISTINCT lower(category)) AS categories, "
+          "round(avg(len(keywords)), 1) AS keywords_per_item, "
+          "count(*) FILTER (WHERE creator <> '') AS with_creator "
+          "FROM item_metadata WHERE run_id = ?",
+)
+
+
 class ItemMetadataTask(Task):
     """From an item's text (title, description, genres, tags) to structured metadata."""
 
     name = "item_metadata"
     description = "clean title, 1–2 sentence summary, typed attributes, keywords"
     default_prompt = "item_metadata"
-    view = "item_metadata"
+    view = ITEM_METADATA_VIEW
     Options = ItemMetadataOptions
 
     def postprocess(self, output: dict[str, Any], result: LLMResult) -> dict[str, Any]:

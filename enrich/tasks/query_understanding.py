@@ -24,13 +24,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from enrich.backends.base import LLMResult
-from enrich.tasks import register
-from enrich.tasks.base import StrictTaskOptions, Task
+from enrich.tasks.base import StrictTaskOptions, Task, TaskPlan
 from enrich.tasks.common import CatalogueSpec, check_columns, load_catalogue, tidy_list
 from enrich.tasks.spans import locate_spans
+from enrich.tasks.view import TaskView
 
 if TYPE_CHECKING:
-    from enrich.plan import RunPlan
     from enrich.store import Store
     from enrich.tasks.ranking import BM25Ranker
 
@@ -49,14 +48,46 @@ class QueryUnderstandingOptions(StrictTaskOptions):
     rag: RagOptions | None = Field(default=None, description="BM25 catalogue context (optional)")
 
 
-@register
+QUERY_PARSES_VIEW = TaskView(
+    name="query_parses",
+    sql="""
+SELECT o.run_id, o.row_id AS query_id,
+       q.output ->> '$.query' AS query,
+       q.output ->> '$.corrected' AS corrected,
+       q.output ->> '$.intent' AS intent,
+       q.output -> '$.spans' AS spans,
+       CAST(q.output -> '$.rewrites' AS VARCHAR[]) AS rewrites,
+       r.model, r.prompt_version, o.created_at,
+       q.output -> '$.unlocated_spans' AS unlocated_spans,
+       CAST(q.output -> '$.context_items' AS VARCHAR[]) AS context_items,
+       o.key AS request_key
+FROM outputs o JOIN runs r ON r.run_id = o.run_id JOIN requests q ON q.key = o.key
+WHERE r.task = 'query_understanding'
+""",
+    columns=("run_id", "query_id", "query", "corrected", "intent", "spans", "rewrites",
+             "model", "prompt_version", "created_at", "unlocated_spans", "context_items",
+             "request_key"),
+    core_columns=("run_id", "query_id", "query", "corrected", "intent", "spans", "rewrites",
+                  "model", "prompt_version"),
+    examples="SELECT query, corrected, intent, spans, rewrites FROM query_parses "
+             "WHERE run_id = ? ORDER BY TRY_CAST(query_id AS BIGINT), query_id",
+    stats="SELECT count(*) AS queries, round(avg(json_array_length(spans)), 2) AS "
+          "spans_per_query, sum(json_array_length(unlocated_spans)) AS unlocated_spans, "
+          "count(*) FILTER (WHERE lower(corrected) <> lower(query)) AS corrected_queries, "
+          "round(avg(len(rewrites)), 2) AS rewrites_per_query "
+          "FROM query_parses WHERE run_id = ?",
+    breakdowns={"intents": "SELECT intent, count(*) FROM query_parses WHERE run_id = ? "
+                           "GROUP BY 1 ORDER BY 2 DESC"},
+)
+
+
 class QueryUnderstandingTask(Task):
     """Segment, classify, correct and rewrite search queries (optionally with RAG context)."""
 
     name = "query_understanding"
     description = "typed spans with offsets, intent, spelling, rewrites; optional BM25 RAG"
     default_prompt = "query_understanding"
-    view = "query_parses"
+    view = QUERY_PARSES_VIEW
     Options = QueryUnderstandingOptions
 
     def __init__(self, options: dict[str, Any] | None = None):
@@ -69,7 +100,7 @@ class QueryUnderstandingTask(Task):
         assert isinstance(self.config, QueryUnderstandingOptions)
         return self.config
 
-    def prepare(self, plan: "RunPlan", store: "Store") -> None:
+    def prepare(self, plan: TaskPlan, store: "Store") -> None:
         """Index the RAG catalogue with BM25 (when ``rag`` is set)."""
         super().prepare(plan, store)
         if self.cfg.rag is not None:

@@ -14,30 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from enrich.tasks import all_tasks, task_class
+
 if TYPE_CHECKING:
     from enrich.store import Store
-
-VIEWS = {"item_metadata": "item_metadata", "synthetic_queries": "synthetic_queries",
-         "user_summaries": "user_summaries", "bad_match": "match_labels",
-         "query_understanding": "query_parses"}
-
-_EXAMPLES = {
-    "item_metadata": "SELECT item_id, clean_title, category, creator, keywords, summary "
-                     "FROM item_metadata WHERE run_id = ? ORDER BY TRY_CAST(item_id AS BIGINT), "
-                     "item_id",
-    "synthetic_queries": "SELECT item_id, kind, query, kept, reason FROM synthetic_queries "
-                         "WHERE run_id = ? ORDER BY TRY_CAST(item_id AS BIGINT), item_id, "
-                         "query_index",
-    "user_summaries": "SELECT user_id, summary, liked, disliked FROM user_summaries "
-                      "WHERE run_id = ? ORDER BY TRY_CAST(user_id AS BIGINT), user_id",
-    "bad_match": "SELECT query, item_text, label, round(p_bad, 3) AS p_bad, p_bad_source, "
-                 "reason FROM match_labels WHERE run_id = ? ORDER BY TRY_CAST(pair_id AS "
-                 "BIGINT), pair_id",
-    "query_understanding": "SELECT query, corrected, intent, spans, rewrites FROM "
-                           "query_parses WHERE run_id = ? ORDER BY TRY_CAST(query_id AS "
-                           "BIGINT), query_id",
-}
-
 
 @dataclass
 class RunReport:
@@ -78,10 +58,8 @@ def roc_auc(scores: list[float], positives: list[bool]) -> float | None:
 
 
 def _stats_match_labels(store: "Store", run_id: str) -> dict[str, Any]:
-    stats = {"labels": _pairs(store, "SELECT label, count(*) FROM match_labels WHERE "
-                                     "run_id = ? GROUP BY 1 ORDER BY 2 DESC", run_id),
-             "p_bad_source": _pairs(store, "SELECT p_bad_source, count(*) FROM match_labels "
-                                           "WHERE run_id = ? GROUP BY 1", run_id)}
+    """AUC of the scores against human ratings, when the source had them (``relevance``)."""
+    stats: dict[str, Any] = {}
     rows = store.sql("SELECT TRY_CAST(input ->> '$.relevance' AS DOUBLE), p_bad, "
                      "1 - p_good, -ql_pmi FROM match_labels WHERE run_id = ?",
                      [run_id]).fetchall()
@@ -94,40 +72,17 @@ def _stats_match_labels(store: "Store", run_id: str) -> dict[str, Any]:
     return stats
 
 
-_STATS_SQL = {
-    "item_metadata": "SELECT count(*) AS items, count(DISTINCT lower(category)) AS categories, "
-                     "round(avg(len(keywords)), 1) AS keywords_per_item, "
-                     "count(*) FILTER (WHERE creator <> '') AS with_creator "
-                     "FROM item_metadata WHERE run_id = ?",
-    "synthetic_queries": "SELECT count(DISTINCT item_id) AS items, count(*) AS queries, "
-                         "count(*) FILTER (WHERE kept) AS kept, count(*) FILTER (WHERE kept "
-                         "IS NULL) AS unchecked, round(avg(rank), 2) AS mean_rank "
-                         "FROM synthetic_queries WHERE run_id = ?",
-    "user_summaries": "SELECT count(*) AS users, round(avg(len(liked)), 1) AS liked_per_user, "
-                      "round(avg(len(disliked)), 1) AS disliked_per_user, "
-                      "round(avg(length(summary))) AS summary_chars "
-                      "FROM user_summaries WHERE run_id = ?",
-    "query_understanding": "SELECT count(*) AS queries, "
-                           "round(avg(json_array_length(spans)), 2) AS spans_per_query, "
-                           "sum(json_array_length(unlocated_spans)) AS unlocated_spans, "
-                           "count(*) FILTER (WHERE lower(corrected) <> lower(query)) AS "
-                           "corrected_queries, round(avg(len(rewrites)), 2) AS "
-                           "rewrites_per_query FROM query_parses WHERE run_id = ?",
-}
-
-
 def task_stats(store: "Store", task: str, run_id: str) -> dict[str, Any]:
-    """Task-specific statistics of one run, read from its view."""
+    """Task-specific statistics of one run, read from its view (the queries the task's
+    :class:`~enrich.tasks.view.TaskView` declares)."""
+    view = task_class(task).view
+    if view is None:
+        return {}
+    stats = _one(store, view.stats, run_id) if view.stats else {}
+    for name, sql in view.breakdowns.items():
+        stats[name] = _pairs(store, sql, run_id)
     if task == "bad_match":
-        return _stats_match_labels(store, run_id)
-    stats = _one(store, _STATS_SQL[task], run_id)
-    if task == "synthetic_queries":
-        stats["kept_by_kind"] = _pairs(store, "SELECT kind, printf('%d/%d', count(*) FILTER "
-                                              "(WHERE kept), count(*)) FROM synthetic_queries "
-                                              "WHERE run_id = ? GROUP BY 1 ORDER BY 1", run_id)
-    if task == "query_understanding":
-        stats["intents"] = _pairs(store, "SELECT intent, count(*) FROM query_parses WHERE "
-                                         "run_id = ? GROUP BY 1 ORDER BY 2 DESC", run_id)
+        stats.update(_stats_match_labels(store, run_id))
     return stats
 
 
@@ -135,7 +90,8 @@ def latest_runs(store: "Store", tasks: list[str] | None = None) -> list[dict[str
     """The latest run of every (task, job) pair among the task kinds with a view."""
     from enrich.store.queries import run_counts
 
-    wanted = tasks or list(VIEWS)
+    with_views = [name for name, task in all_tasks().items() if task.view is not None]
+    wanted = [name for name in tasks if name in with_views] if tasks else with_views
     cursor = store.reader().execute(
         "SELECT run_id, job_name, task, model, backend, prompt_version, status, wall_s, "
         "started_at FROM runs WHERE task IN (SELECT unnest($t)) QUALIFY row_number() OVER "
@@ -154,10 +110,13 @@ def summarize_runs(store: "Store", tasks: list[str] | None = None, examples: int
     reports = []
     for run in latest_runs(store, tasks):
         task = run["task"]
-        cursor = store.sql(_EXAMPLES[task] + f" LIMIT {int(examples)}", [run["run_id"]])
+        view = task_class(task).view
+        if view is None:  # (latest_runs returns only tasks with a view)
+            continue
+        cursor = store.sql(view.example_query(examples), [run["run_id"]])
         columns = [d[0] for d in cursor.description]
         rows = [tuple(_short(v) for v in row) for row in cursor.fetchall()]
-        reports.append(RunReport(task, VIEWS[task], run, task_stats(store, task, run["run_id"]),
+        reports.append(RunReport(task, view.name, run, task_stats(store, task, run["run_id"]),
                                  columns, rows))
     return reports
 

@@ -20,16 +20,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from enrich.backends.base import LLMResult
-from enrich.tasks import register
-from enrich.tasks.base import StrictTaskOptions, Task
+from enrich.tasks.base import StrictTaskOptions, Task, TaskPlan
 from enrich.tasks.common import CatalogueSpec, check_columns, item_fields, source_rows
 from enrich.tasks.logprobs import string_value_logprobs
 from enrich.tasks.query_filter import QueryFilterOptions, check_run
+from enrich.tasks.view import TaskView
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from enrich.plan import RunPlan
     from enrich.store import Store
 
 
@@ -44,14 +43,50 @@ class SyntheticQueriesOptions(StrictTaskOptions):
         default=None, description="item table to rank against (default: the job's source)")
 
 
-@register
+SYNTHETIC_QUERIES_VIEW = TaskView(
+    name="synthetic_queries",
+    sql="""
+WITH generated AS (
+    SELECT o.run_id, o.row_id AS item_id, q.output ->> '$.item_text' AS item_text,
+           g.entry ->> '$.query' AS query, g.entry ->> '$.kind' AS kind,
+           CAST(g.position - 1 AS INTEGER) AS query_index,
+           TRY_CAST(g.entry ->> '$.llm_score' AS DOUBLE) AS llm_score,
+           r.model, r.prompt_version, o.created_at, o.key AS request_key
+    FROM outputs o JOIN runs r ON r.run_id = o.run_id JOIN requests q ON q.key = o.key,
+         unnest(CAST(q.output -> '$.queries' AS JSON[])) WITH ORDINALITY AS g(entry, position)
+    WHERE r.task = 'synthetic_queries'
+)
+SELECT g.run_id, g.item_id, g.item_text, g.query, g.kind, c.kept,
+       coalesce(c.reason, 'not checked yet: the run has not finished') AS reason,
+       c.rank, g.model, g.prompt_version, g.created_at, g.query_index, g.llm_score,
+       c.retriever, c.top_k, g.request_key
+FROM generated g LEFT JOIN synthetic_query_checks c
+  ON c.run_id = g.run_id AND c.item_id = g.item_id AND c.query_index = g.query_index
+""",
+    columns=("run_id", "item_id", "item_text", "query", "kind", "kept", "reason", "rank",
+             "model", "prompt_version", "created_at", "query_index", "llm_score", "retriever",
+             "top_k", "request_key"),
+    core_columns=("run_id", "item_id", "item_text", "query", "kept", "model",
+                  "prompt_version"),
+    examples="SELECT item_id, kind, query, kept, reason FROM synthetic_queries "
+             "WHERE run_id = ? ORDER BY TRY_CAST(item_id AS BIGINT), item_id, query_index",
+    stats="SELECT count(DISTINCT item_id) AS items, count(*) AS queries, "
+          "count(*) FILTER (WHERE kept) AS kept, count(*) FILTER (WHERE kept "
+          "IS NULL) AS unchecked, round(avg(rank), 2) AS mean_rank "
+          "FROM synthetic_queries WHERE run_id = ?",
+    breakdowns={"kept_by_kind": "SELECT kind, printf('%d/%d', count(*) FILTER (WHERE kept), "
+                                "count(*)) FROM synthetic_queries WHERE run_id = ? "
+                                "GROUP BY 1 ORDER BY 1"},
+)
+
+
 class SyntheticQueriesTask(Task):
     """Generate typed queries per item; keep those whose item a retriever finds again."""
 
     name = "synthetic_queries"
     description = "k typed queries per item (doc2query/InPars) + retriever consistency filter"
     default_prompt = "synthetic_queries"
-    view = "synthetic_queries"
+    view = SYNTHETIC_QUERIES_VIEW
     Options = SyntheticQueriesOptions
 
     def __init__(self, options: dict[str, Any] | None = None):
@@ -64,7 +99,7 @@ class SyntheticQueriesTask(Task):
         assert isinstance(self.config, SyntheticQueriesOptions)
         return self.config
 
-    def prepare(self, plan: "RunPlan", store: "Store") -> None:
+    def prepare(self, plan: TaskPlan, store: "Store") -> None:
         """Read the item table the filter ranks against (the whole source, ignoring limit)."""
         super().prepare(plan, store)
         corpus: dict[str, str] = {}

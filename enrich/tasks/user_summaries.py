@@ -23,9 +23,9 @@ from pydantic import Field
 from enrich.backends.base import LLMResult
 from enrich.errors import ConfigError
 from enrich.prompts import RenderError
-from enrich.tasks import register
 from enrich.tasks.base import StrictTaskOptions, Task
 from enrich.tasks.common import clean_value, tidy_list
+from enrich.tasks.view import TaskView
 
 
 class UserSummaryOptions(StrictTaskOptions):
@@ -68,14 +68,40 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (1, value if isinstance(value, int | float) else str(value))
 
 
-@register
+USER_SUMMARIES_VIEW = TaskView(
+    name="user_summaries",
+    sql="""
+SELECT o.run_id, o.row_id AS user_id,
+       q.output ->> '$.summary' AS summary,
+       CAST(q.output -> '$.liked' AS VARCHAR[]) AS liked,
+       CAST(q.output -> '$.disliked' AS VARCHAR[]) AS disliked,
+       r.model, r.prompt_version, o.created_at,
+       CAST(q.output -> '$.liked_items' AS VARCHAR[]) AS liked_items,
+       CAST(q.output -> '$.disliked_items' AS VARCHAR[]) AS disliked_items,
+       TRY_CAST(q.output ->> '$.history_n' AS INTEGER) AS history_n,
+       o.key AS request_key
+FROM outputs o JOIN runs r ON r.run_id = o.run_id JOIN requests q ON q.key = o.key
+WHERE r.task = 'user_summaries'
+""",
+    columns=("run_id", "user_id", "summary", "liked", "disliked", "model", "prompt_version",
+             "created_at", "liked_items", "disliked_items", "history_n", "request_key"),
+    core_columns=("run_id", "user_id", "summary", "liked", "model", "prompt_version"),
+    examples="SELECT user_id, summary, liked, disliked FROM user_summaries "
+             "WHERE run_id = ? ORDER BY TRY_CAST(user_id AS BIGINT), user_id",
+    stats="SELECT count(*) AS users, round(avg(len(liked)), 1) AS liked_per_user, "
+          "round(avg(len(disliked)), 1) AS disliked_per_user, "
+          "round(avg(length(summary))) AS summary_chars "
+          "FROM user_summaries WHERE run_id = ?",
+)
+
+
 class UserSummaryTask(Task):
     """From a user's recent history to an interest summary and liked/disliked aspects."""
 
     name = "user_summaries"
     description = "EmbSum user-interest summary + liked/disliked aspects from a history"
     default_prompt = "user_summaries"
-    view = "user_summaries"
+    view = USER_SUMMARIES_VIEW
     Options = UserSummaryOptions
 
     @property

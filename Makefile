@@ -48,6 +48,7 @@ test-fast: setup
 
 lint: setup
 	$(BIN)/ruff check enrich tests bench eval
+	$(BIN)/mypy enrich
 
 clean-demo:
 	rm -f $(DEMO_DB) $(DEMO_DB).wal

@@ -95,7 +95,8 @@ def export_run(store: Store, run_or_job: str, out: Path, fmt: str) -> tuple[str,
     run_id = resolve_run(store, run_or_job)
     refuse_overwrite(store, run_id, out)
     query = EXPORT_SQL.format(run_id=run_id.replace("'", "''"), json=JSON_AS[fmt])
-    n = store.sql(f"SELECT count(*) FROM ({query})").fetchone()[0]
+    counted = store.sql(f"SELECT count(*) FROM ({query})").fetchone()
+    n = int(counted[0]) if counted else 0
     target = str(out).replace("'", "''")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -134,7 +134,8 @@ class BackendSpec(_Strict):
         """The structured-output dialect to use for this backend."""
         if self.server is not None:
             return self.server
-        return {"llamacpp": "none", "openai": "vllm", "vllm": "none"}[self.kind]
+        defaults: dict[str, ServerKind] = {"llamacpp": "none", "openai": "vllm", "vllm": "none"}
+        return defaults[self.kind]
 
 
 class JobSpec(_Strict):

@@ -20,6 +20,7 @@ Example:
 
 import difflib
 import hashlib
+from collections.abc import Set as AbstractSet
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -127,14 +128,14 @@ class PromptFile(BaseModel):
             RenderLimit: a template went over ``max_seconds`` or ``max_chars``.
         """
         system_t, user_t = self._templates
-        limits = {"max_seconds": max_seconds, "max_chars": max_chars}
         try:
             messages: Messages = []
             if self.system:
                 messages.append({"role": "system", "content": render_bounded(
-                    system_t, variables, **limits).strip()})
-            messages.append({"role": "user",
-                             "content": render_bounded(user_t, variables, **limits).strip()})
+                    system_t, variables, max_seconds=max_seconds,
+                    max_chars=max_chars).strip()})
+            messages.append({"role": "user", "content": render_bounded(
+                user_t, variables, max_seconds=max_seconds, max_chars=max_chars).strip()})
             return messages
         except LimitExceeded as exc:
             raise RenderLimit(f"prompt `{self.name}`: {exc}") from exc
@@ -200,7 +201,7 @@ def shown_value(value: Any) -> Any:
 
 
 def shadowed_columns(row: dict[str, Any], variables: dict[str, Any],
-                     task_columns: set[str] = frozenset()) -> list[str]:
+                     task_columns: AbstractSet[str] = frozenset()) -> list[str]:
     """Source columns whose name the template context gives another value (``row``,
     ``options``, or a variable a task adds), so ``{{ name }}`` would not show the column.
 

@@ -10,6 +10,7 @@ row rendered.
 Example:
     >>> larger = with_more_room(request)                 # doctest: +SKIP
     >>> again = larger or with_the_problem(request, content, "`keywords`: Field required")
+    ... # doctest: +SKIP
 """
 
 from typing import TYPE_CHECKING, Any, NamedTuple

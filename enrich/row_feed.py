@@ -5,8 +5,8 @@ what must be sent. Reading and rendering are kept apart from that bookkeeping: t
 on the plan and on what the store already holds.
 
 Example:
-    >>> feed = RowFeed(plan, store, run_id)
-    >>> async for batch in feed.batches():
+    >>> feed = RowFeed(plan, store, run_id)                         # doctest: +SKIP
+    >>> async for batch in feed.batches():                          # doctest: +SKIP
     ...     rendered, failures = await feed.render(batch, now_us())
 """
 
@@ -103,7 +103,10 @@ class RowFeed:
                 await asyncio.sleep(0)
                 slice_end = time.perf_counter() + _SLICE_S
             outcome = self._render_row(row_id, row, now)
-            (rendered if isinstance(outcome, Rendered) else failures).append(outcome)
+            if isinstance(outcome, Rendered):
+                rendered.append(outcome)
+            else:
+                failures.append(outcome)
         return rendered, failures
 
     def _render_row(self, row_id: str, row: dict[str, Any], now: int

@@ -17,7 +17,7 @@ request, or by a backend task that died.
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -140,11 +140,12 @@ class TaskWatch:
         loop = asyncio.get_running_loop()
         self._loop, self._previous = loop, loop.get_task_factory()
 
-        def factory(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any],
+        def factory(loop: asyncio.AbstractEventLoop,
+                    coro: Coroutine[Any, Any, Any] | Generator[Any, None, Any],
                     **kwargs: Any) -> asyncio.Task[Any]:
-            make = self._previous or asyncio.Task
-            task: asyncio.Task[Any] = make(coro, loop=loop, **kwargs) if make is asyncio.Task \
-                else make(loop, coro, **kwargs)
+            task: asyncio.Task[Any] = (asyncio.Task(coro, loop=loop, **kwargs)
+                                       if self._previous is None
+                                       else self._previous(loop, coro, **kwargs))
             task.add_done_callback(self._ended)
             return task
 
@@ -166,7 +167,9 @@ class TaskWatch:
     def _check(self, task: asyncio.Task[Any]) -> None:
         # asyncio's own flag for "exception never retrieved" (what it logs at garbage collection)
         if self._loop is not None and getattr(task, "_log_traceback", False):
-            self.on_died(task.get_name(), task.exception())  # (this marks it retrieved)
+            error = task.exception()  # (this marks it retrieved)
+            if error is not None:
+                self.on_died(task.get_name(), error)
 
 
 async def until_done(worker: "asyncio.Task[Any]", stop: asyncio.Event, grace_s: float) -> None:

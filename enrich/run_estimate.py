@@ -15,7 +15,7 @@ same cache keys), checks the keys against the store, and sizes what is left:
 
 Example:
     >>> estimate = estimate_job(plan, store, sample=200)          # doctest: +SKIP
-    >>> estimate.requests_to_send, estimate.prompt_tokens_total
+    >>> estimate.requests_to_send, estimate.prompt_tokens_total     # doctest: +SKIP
     (4812, 1830421)
 """
 

@@ -11,7 +11,8 @@ answering pauses the run, then stops it with its rows pending (``server_watch.py
 
 Example:
     >>> plan = RunPlan.build(load_job("jobs/movielens_item_metadata.yaml"), store)
-    >>> summary = asyncio.run(Runner(plan, store, backend).run())
+    ... # doctest: +SKIP
+    >>> summary = asyncio.run(Runner(plan, store, backend).run())   # doctest: +SKIP
 """
 
 import asyncio

@@ -175,8 +175,8 @@ class RowSource:
         self._reads_store = bool(
             store_connection is not None and store_path is not None and job.source.duckdb
             and job.resolve(job.source.duckdb).resolve() == Path(store_path).resolve())
-        self._con = store_connection if self._reads_store else duckdb.connect(
-            config={"autoinstall_known_extensions": False})
+        self._con = (store_connection if self._reads_store and store_connection is not None
+                     else duckdb.connect(config={"autoinstall_known_extensions": False}))
         self._format: str | None = None
         self._file: Path | None = None
         self._relation_sql = self._build_relation_sql()
@@ -335,7 +335,8 @@ class RowSource:
 
     def count(self) -> int:
         """Number of rows the job will see (after ``limit``)."""
-        return int(self._run(f"SELECT count(*) FROM ({self._selected_sql()})").fetchone()[0])
+        row = self._run(f"SELECT count(*) FROM ({self._selected_sql()})").fetchone()
+        return int(row[0]) if row else 0
 
     def check_ids(self) -> None:
         """Raise when the id column has NULLs or duplicates (one set-based query), or when a

@@ -201,8 +201,9 @@ class OpenAICompatibleBackend:
         """The dialect: the job's, else the server's own, else the documented default
         (``vllm``; a server that ignores it is caught by the answer guard)."""
         self.identity = identity
-        if self.spec.server is None and identity is not None:
-            self.dialect = identity.preferred
+        if self.spec.server is None:
+            if identity is not None:
+                self.dialect = identity.preferred
         elif identity is not None and not identity.understands(self.spec.server):
             self._warn(f"warning: the server at {self.url} is {identity.label} "
                        f"({identity.evidence}), which does not understand --server "

@@ -140,7 +140,8 @@ def _answer(data: dict[str, Any], raw: str, max_content_chars: int) -> Answer | 
     if content is not None and len(content) > max_content_chars:
         return BadAnswer("too_large", f"the answer is {len(content):,} characters, over the "
                          f"{max_content_chars:,} kept per answer; it was not stored")
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    found = data.get("usage")
+    usage: dict[str, Any] = found if isinstance(found, dict) else {}
     logprobs = choice.get("logprobs")
     entries = logprobs.get("content") if isinstance(logprobs, dict) else None
     finish = choice.get("finish_reason")

@@ -15,6 +15,7 @@ protocol, with one implementation per backend kind that can offer it:
 Example:
     >>> scorer = continuation_scorer(spec, cache_dir=Path(".cache"))   # doctest: +SKIP
     >>> asyncio.run(scorer.score_continuations([("Product: drill\\nQuery:", " cordless")]))
+    ... # doctest: +SKIP
     [[-3.1, -0.4]]
 """
 

@@ -68,7 +68,8 @@ class BatchOutputLine(BaseModel):
         """The ``error`` object's ``code`` as text ("" when there is none)."""
         error = self.error
         if isinstance(error, dict):
-            inner = error.get("error") if isinstance(error.get("error"), dict) else error
+            nested = error.get("error")
+            inner = nested if isinstance(nested, dict) else error
             return str(inner.get("code") or "")
         return ""
 
@@ -77,6 +78,7 @@ class BatchOutputLine(BaseModel):
         ``ErrorResponse``)."""
         error = self.error
         if isinstance(error, dict):
-            inner = error.get("error") if isinstance(error.get("error"), dict) else error
+            nested = error.get("error")
+            inner = nested if isinstance(nested, dict) else error
             return str(inner.get("message") or inner)
         return "" if error is None else str(error)

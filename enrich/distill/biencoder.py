@@ -29,6 +29,7 @@ from enrich.distill.training import TrainingOptions, set_up_cpu, trainer_argumen
 from enrich.errors import ConfigError
 
 if TYPE_CHECKING:
+    import torch
     from sentence_transformers import SentenceTransformer
 
 
@@ -127,6 +128,7 @@ class BiEncoderDistiller:
         from sentence_transformers.sentence_transformer import losses
 
         cfg = self.config
+        ranking: torch.nn.Module  # either in-batch-negatives loss
         if cfg.loss == "cached-mnrl":
             ranking = losses.CachedMultipleNegativesRankingLoss(
                 model, mini_batch_size=cfg.mini_batch_size, show_progress_bar=False)

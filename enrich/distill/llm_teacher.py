@@ -9,6 +9,7 @@ for once (scoring is the slow part: ≈ 0.2 s per short pair with SmolLM2-135M o
 Example:
     >>> teacher = LLMTeacher("smollm2-135m", template=UPR_TEMPLATE)          # doctest: +SKIP
     >>> teacher.component("ql-pmi").pair_scores([("heat flux", "heat transfer ...")])
+    ... # doctest: +SKIP
     array([1.7])
 """
 

@@ -116,8 +116,12 @@ def _to_frame(mined: pd.DataFrame, pairs: pd.DataFrame, text_to_id: dict[str, st
 
 def _drop_positives(frame: pd.DataFrame, pairs: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Remove negatives that are a positive of the same query (by id or by identical text)."""
-    positive_ids = pairs.groupby("query")["item_id"].agg(lambda s: {str(v) for v in s}).to_dict()
-    positive_texts = pairs.groupby("query")["item_text"].agg(set).to_dict()
+    positive_ids: dict[Any, set[str]] = {}
+    positive_texts: dict[Any, set[Any]] = {}
+    for query, item_id, item_text in zip(pairs["query"], pairs["item_id"], pairs["item_text"],
+                                         strict=True):
+        positive_ids.setdefault(query, set()).add(str(item_id))
+        positive_texts.setdefault(query, set()).add(item_text)
     bad = [nid in positive_ids.get(q, set()) or text in positive_texts.get(q, set())
            for q, nid, text in zip(frame["query"], frame["negative_id"], frame["negative"],
                                    strict=True)]

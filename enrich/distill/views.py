@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from enrich.errors import ConfigError, SourceError
+from enrich.store import Store
 from enrich.tasks import view_columns
 
 VIEW_COLUMNS: dict[str, tuple[str, ...]] = view_columns()
@@ -36,13 +37,16 @@ class ViewReader:
             raise SourceError(f"no store at {db}", "run a job first, or pass --db PATH")
         self.db = Path(db)
         self.runs = list(runs) if runs else None
-        self.con = duckdb.connect(str(db), read_only=True)
+        # only Store opens a store file (its lock, damage and version checks); the views this
+        # reads are checked here, so a file of bare view tables is accepted too
+        self.store = Store(self.db, read_only=True, any_tables=True)
+        self.con = self.store.reader()
 
     def __enter__(self) -> "ViewReader":
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.con.close()
+        self.store.close()
 
     def has(self, name: str) -> bool:
         """Whether the store has a table or view called ``name``."""

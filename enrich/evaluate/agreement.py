@@ -51,7 +51,8 @@ def agreement_suite(human: HumanLabels, resamples: int = 200) -> Suite:
 
 def _scored(data: DashboardData, run_id: str, golden: pd.DataFrame, suite: Suite) -> ScoredRun:
     assert suite.human is not None
-    with data.connect() as con:
+    with data.open() as store:
+        con = store.reader()
         info = collect.run_info(con, run_id)
         outputs = collect.run_outputs(con, run_id)
         predictions = collect.label_predictions(con, run_id, suite.predictions,

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 Statistic = Callable[..., float]
+Groups = Sequence[Any] | np.ndarray  # a group label per row
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def format_estimate(est: Estimate, digits: int = 3) -> str:
     return f"{est.value:.{digits}f} [{est.low:.{digits}f}, {est.high:.{digits}f}]"
 
 
-def _resample_indices(n: int, groups: Sequence[Any] | None, resamples: int,
+def _resample_indices(n: int, groups: Groups | None, resamples: int,
                       rng: np.random.Generator) -> list[np.ndarray]:
     if groups is None:
         return list(rng.integers(0, n, size=(resamples, n)))
@@ -97,7 +98,7 @@ def _interval(values: list[float], level: float) -> tuple[float, float, int]:
 
 
 def bootstrap(statistic: Statistic, *arrays: np.ndarray, resamples: int = 1000,
-              level: float = 0.95, seed: int = 0, groups: Sequence[Any] | None = None
+              level: float = 0.95, seed: int = 0, groups: Groups | None = None
               ) -> Estimate:
     """A metric with its percentile bootstrap interval.
 
@@ -127,7 +128,7 @@ def bootstrap(statistic: Statistic, *arrays: np.ndarray, resamples: int = 1000,
 
 def paired_difference(statistic: Statistic, a: Sequence[np.ndarray], b: Sequence[np.ndarray],
                       resamples: int = 1000, level: float = 0.95, seed: int = 0,
-                      groups: Sequence[Any] | None = None) -> Estimate:
+                      groups: Groups | None = None) -> Estimate:
     """``statistic(*b) − statistic(*a)`` on the same rows, with a paired bootstrap interval.
 
     Both sides are resampled with the same indices, so row-level noise shared by A and B

@@ -2,11 +2,12 @@
 
 Labels are read from the task's view (``match_labels``) when it has rows for the run, else from
 the stored output JSON (``label`` and ``p_bad`` fields by default). All reads are plain SQL on
-a read-only connection, so they work beside a running job's store only when no writer holds it.
+a cursor of a read-only :class:`~enrich.store.Store` (only ``Store`` opens a store file), so a
+store a job is writing is refused with the store's own message.
 
 Example:
-    >>> con = duckdb.connect("enrich.duckdb", read_only=True)    # doctest: +SKIP
-    >>> labels = label_predictions(con, "run-...", Predictions())  # doctest: +SKIP
+    >>> with Store(Path("enrich.duckdb"), read_only=True) as store:             # doctest: +SKIP
+    ...     labels = label_predictions(store.reader(), "run-...", Predictions(), CLASSES)
 """
 
 import json

@@ -1,7 +1,9 @@
 """Read-only queries behind the dashboard (``enrich/dashboard``): runs, outputs, labels, versions.
 
-Every call opens its own read-only DuckDB connection and closes it, so the dashboard never holds
-the store open; a store locked by a running job raises :class:`StoreError` with what to do.
+Every call opens the store read-only through :class:`~enrich.store.Store` and closes it, so the
+dashboard never holds the store open; a store locked by a running job, a missing or damaged
+file and a store from a newer enrich raise :class:`StoreError` with what to do. A run's counts
+and tokens come from :func:`enrich.store.queries.runs_counts`, as in ``enrich status``.
 
 Example:
     >>> data = DashboardData(Path("enrich.duckdb"))    # doctest: +SKIP
@@ -14,24 +16,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 
-from enrich.errors import StoreError
 from enrich.evaluate.collect import has_relation
+from enrich.store import Store
+from enrich.store.queries import runs_counts
 
 _RUNS = """
-SELECT r.run_id, r.job_name, r.task, r.prompt_name, r.prompt_version, r.backend, r.model,
-       r.status, r.source, r.started_at, r.finished_at, r.wall_s, r.rows_total,
-       (SELECT count(*) FROM outputs o WHERE o.run_id = r.run_id AND NOT o.cached) AS ok,
-       (SELECT count(*) FROM outputs o WHERE o.run_id = r.run_id AND o.cached) AS cached,
-       (SELECT count(*) FROM failures f WHERE f.run_id = r.run_id) AS failed,
-       (SELECT coalesce(sum(prompt_tokens), 0) FROM requests q WHERE q.run_id = r.run_id)
-           AS tokens_in,
-       (SELECT coalesce(sum(completion_tokens), 0) FROM requests q WHERE q.run_id = r.run_id)
-           AS tokens_out
-FROM runs r ORDER BY r.started_at DESC
+SELECT run_id, job_name, task, prompt_name, prompt_version, backend, model, status, source,
+       started_at, finished_at, wall_s, rows_total
+FROM runs ORDER BY started_at DESC
 """
+_COUNTS = ("ok", "cached", "failed", "tokens_in", "tokens_out")
 
 _ROWS = """
 SELECT o.row_id, CASE WHEN o.cached THEN 'cached' ELSE 'ok' END AS status, NULL AS error_kind,
@@ -54,23 +50,24 @@ class DashboardData:
         self.db = Path(db)
 
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        if not self.db.exists():
-            raise StoreError(f"no store at {self.db}", "run a job first, or pass --db PATH")
-        try:
-            con = duckdb.connect(str(self.db), read_only=True)
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot read {self.db}: {str(exc).splitlines()[0]}",
-                             "a job is writing it; reload when the job has finished") from None
-        try:
-            yield con
-        finally:
-            con.close()
+    def open(self) -> Iterator[Store]:
+        """The store, opened read-only for one call (closed after it).
+
+        Raises:
+            StoreError: no store there, a job has it open for writing, or it is damaged,
+                not an enrich store or from a newer enrich.
+        """
+        with Store(self.db, read_only=True) as store:
+            yield store
 
     def runs(self) -> pd.DataFrame:
         """Every run with counts, tokens and rows/s, newest first."""
-        with self.connect() as con:
-            frame = con.execute(_RUNS).df()
+        with self.open() as store:
+            frame = store.sql(_RUNS).df()
+            counts = runs_counts(store)
+        for name in _COUNTS:
+            frame[name] = pd.Series([counts[r][name] if r in counts else 0
+                                     for r in frame["run_id"]], index=frame.index, dtype="int64")
         done = frame["ok"] + frame["cached"] + frame["failed"]
         frame["rows_per_s"] = (done / frame["wall_s"].where(frame["wall_s"] > 0)).round(2)
         return frame
@@ -88,13 +85,13 @@ class DashboardData:
                       "CAST(output AS VARCHAR) ILIKE $s OR content ILIKE $s OR message ILIKE $s)")
             params["s"] = f"%{search}%"
         query += f" ORDER BY row_id LIMIT {int(limit)}"
-        with self.connect() as con:
-            return con.execute(query, params).df()
+        with self.open() as store:
+            return store.sql(query, params).df()
 
     def row_detail(self, run_id: str, row_id: str) -> dict[str, Any]:
         """Prompt messages, raw response, parsed output and error of one row of a run."""
-        with self.connect() as con:
-            found = con.execute(
+        with self.open() as store:
+            found = store.sql(
                 "SELECT q.messages, q.response, q.content, q.output, q.prompt_tokens, "
                 "q.completion_tokens, q.latency_ms, q.finish_reason, o.input, o.cached, q.key "
                 "FROM outputs o JOIN requests q USING (key) WHERE o.run_id = ? AND o.row_id = ?",
@@ -106,7 +103,7 @@ class DashboardData:
                 detail = dict(zip(keys, found, strict=True))
                 detail["error"] = None
             else:
-                failed = con.execute("SELECT error_kind, message, content, input, sends FROM "
+                failed = store.sql("SELECT error_kind, message, content, input, sends FROM "
                                      "failures WHERE run_id = ? AND row_id = ?",
                                      [run_id, row_id]).fetchone()
                 if failed is None:
@@ -124,8 +121,8 @@ class DashboardData:
 
     def label_runs(self) -> pd.DataFrame:
         """Runs whose outputs carry a label and P(bad) (bad-match runs, judge prompts)."""
-        with self.connect() as con:
-            return con.execute(
+        with self.open() as store:
+            return store.sql(
                 "SELECT r.run_id, r.job_name, r.prompt_name, r.prompt_version, r.model, "
                 "r.started_at FROM runs r WHERE r.task = 'bad_match' OR EXISTS (SELECT 1 FROM "
                 "outputs o JOIN requests q USING (key) WHERE o.run_id = r.run_id AND "
@@ -133,26 +130,26 @@ class DashboardData:
 
     def run_inputs(self, run_id: str) -> pd.DataFrame:
         """The source row of every row of a run (its ``input`` JSON) as columns + ``row_id``."""
-        with self.connect() as con:
-            rows = con.execute("SELECT row_id, input FROM outputs WHERE run_id = $r UNION ALL "
+        with self.open() as store:
+            rows = store.sql("SELECT row_id, input FROM outputs WHERE run_id = $r UNION ALL "
                                "SELECT row_id, input FROM failures WHERE run_id = $r",
                                {"r": run_id}).fetchall()
         records = [{**(json.loads(i) if i else {}), "row_id": str(r)} for r, i in rows]
         return pd.DataFrame.from_records(records)
 
     def has_view(self, name: str) -> bool:
-        with self.connect() as con:
-            return has_relation(con, name)
+        with self.open() as store:
+            return has_relation(store.reader(), name)
 
     def prompt_names(self) -> list[str]:
-        with self.connect() as con:
-            return [r[0] for r in con.execute("SELECT DISTINCT name FROM prompt_versions "
+        with self.open() as store:
+            return [r[0] for r in store.sql("SELECT DISTINCT name FROM prompt_versions "
                                               "ORDER BY 1").fetchall()]
 
     def prompt_versions(self, name: str) -> pd.DataFrame:
         """Versions of a prompt seen by runs: content, first seen, runs and sources."""
-        with self.connect() as con:
-            return con.execute(
+        with self.open() as store:
+            return store.sql(
                 "SELECT v.version, v.first_seen, v.content, count(r.run_id) AS runs, "
                 "list(DISTINCT r.source) AS sources FROM prompt_versions v LEFT JOIN runs r "
                 "ON r.prompt_name = v.name AND r.prompt_version = v.version WHERE v.name = ? "
@@ -160,7 +157,7 @@ class DashboardData:
 
     def runs_of(self, prompt: str, version: str) -> pd.DataFrame:
         """Finished runs of one prompt version, newest first."""
-        with self.connect() as con:
-            return con.execute("SELECT run_id, job_name, source, model, started_at, status "
+        with self.open() as store:
+            return store.sql("SELECT run_id, job_name, source, model, started_at, status "
                                "FROM runs WHERE prompt_name = ? AND prompt_version = ? "
                                "ORDER BY started_at DESC", [prompt, version]).df()

@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 
-from enrich.errors import StoreError
 from enrich.evaluate import collect
 from enrich.evaluate.execute import BackendFactory, PromptRef, run_suite_job
 from enrich.evaluate.generation_suite import (
@@ -26,6 +24,7 @@ from enrich.evaluate.golden import load_golden
 from enrich.evaluate.label_suite import label_frame, label_metrics, label_tables, p_bad_sources
 from enrich.evaluate.results import SuiteResult, check_thresholds
 from enrich.evaluate.suites import Suite
+from enrich.store import Store
 
 
 @dataclass
@@ -36,15 +35,6 @@ class ScoredRun:
     frame: pd.DataFrame
     outputs: pd.DataFrame
     golden: pd.DataFrame
-
-
-def read_only(db: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection, with an actionable error when a job holds the store."""
-    try:
-        return duckdb.connect(str(db), read_only=True)
-    except duckdb.Error as exc:
-        raise StoreError(f"cannot read the store {db}: {str(exc).splitlines()[0]}",
-                         "wait for the running job to finish, or pass another --db") from None
 
 
 def golden_rows(suite: Suite) -> pd.DataFrame:
@@ -61,8 +51,8 @@ def golden_rows(suite: Suite) -> pd.DataFrame:
 def score_run(suite: Suite, db: Path, run_id: str) -> ScoredRun:
     """Score a stored run of the suite's prompt against the golden labels."""
     golden = golden_rows(suite)
-    con = read_only(db)
-    try:
+    with Store(db, read_only=True) as store:  # a job writing it: "in use by another process"
+        con = store.reader()
         info = collect.run_info(con, run_id)
         outputs = collect.run_outputs(con, run_id)
         if suite.kind == "labels":
@@ -71,8 +61,6 @@ def score_run(suite: Suite, db: Path, run_id: str) -> ScoredRun:
                                                     suite.human.classes)
         else:
             kept = collect.kept_by_row(con, run_id, suite.generation.view)
-    finally:
-        con.close()
     notes: list[str] = []
     if suite.kind == "labels":
         failed = set(outputs.loc[outputs["error_kind"].notna(), "row_id"])

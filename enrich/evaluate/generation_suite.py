@@ -74,11 +74,10 @@ def generation_frame(golden: pd.DataFrame, outputs: pd.DataFrame, kept: pd.DataF
     frame["dups"] = g.duplicate_flags(texts)[0]
     for n in (1, 2):
         frame[f"novel_{n}"], frame[f"total_{n}"] = g.novel_ngrams(texts, n)
-    kept_map = kept.set_index("row_id") if not kept.empty else None
-    frame["kept"] = [int(kept_map.loc[i, "kept"]) if kept_map is not None and i in kept_map.index
-                     else 0 for i in ids]
-    frame["n_kept"] = [int(kept_map.loc[i, "n"]) if kept_map is not None and i in kept_map.index
-                       else 0 for i in ids]
+    checked = {row_id: (int(k), int(n)) for row_id, k, n in
+               zip(kept["row_id"], kept["kept"], kept["n"], strict=True)}
+    frame["kept"] = [checked[i][0] if i in checked else 0 for i in ids]
+    frame["n_kept"] = [checked[i][1] if i in checked else 0 for i in ids]
     frame["rt_pass"], frame["rt_den"] = _roundtrip(texts, ids, golden, suite)
     return frame
 

@@ -24,7 +24,7 @@ from enrich.evaluate.suites import Suite
 # metric → (rows it uses: "all" | "predicted", columns passed to the statistic, statistic)
 # (numpy/scipy equivalents of the scikit-learn metrics: tests check they agree)
 LABEL_STATS: dict[str, tuple[str, tuple[str, ...], Callable[..., float]]] = {
-    "roc_auc": ("predicted", ("is_bad", "p_bad"), m.fast_roc_auc),
+    "roc_auc": ("predicted", ("is_bad", "p_bad"), m.roc_auc),
     "kappa": ("predicted", ("is_bad", "pred_bad"), m.fast_kappa),
     "weighted_kappa": ("predicted", ("human_idx", "pred_idx"),
                        lambda a, b: m.fast_kappa(a, b, 3, "quadratic")),
@@ -46,7 +46,8 @@ def human_side(golden: pd.DataFrame, suite: Suite) -> pd.DataFrame:
     if human.kind == "rating":
         rating = numeric_column(golden, human.column, suite.resolve(suite.golden.path))
         frame["rating"] = rating.to_numpy()
-        frame["human_class"] = m.rating_classes(rating, human.bad_below, human.good_from,
+        frame["human_class"] = m.rating_classes(rating.to_numpy(), human.bad_below,
+                                                human.good_from,
                                                 _three(classes))
     else:
         frame["human_class"] = golden[human.column].astype(str).to_numpy()

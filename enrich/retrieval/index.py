@@ -39,8 +39,9 @@ class ItemIndex:
 
     Example:
         >>> index = ItemIndex.build(["a", "b"], ["red shoe", "blue hat"], model=None)
-        >>> index.save(Path("index"))
-        >>> ItemIndex.load(Path("index")).search(vectors, k=1)
+        ... # doctest: +SKIP
+        >>> index.save(Path("index"))                              # doctest: +SKIP
+        >>> ItemIndex.load(Path("index")).search(vectors, k=1)     # doctest: +SKIP
     """
 
     def __init__(self, ids: Sequence[str], texts: Sequence[str], embeddings: np.ndarray,

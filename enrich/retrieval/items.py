@@ -24,6 +24,7 @@ def items_from_file(path: Path, id_column: str, text_columns: list[str]) -> Item
 
     Example:
         >>> ids, texts, meta = items_from_file(Path("items.csv"), "item_id", ["title"])
+        ... # doctest: +SKIP
     """
     from enrich.distill.views import read_table_file
 

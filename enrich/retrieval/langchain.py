@@ -5,8 +5,9 @@ Example:
     >>> from enrich.retrieval import Pipeline
     >>> from enrich.retrieval.langchain import EnrichRetriever, EnrichReranker
     >>> retriever = EnrichRetriever(pipeline=Pipeline.from_folder(Path("index")), k=5)
-    >>> docs = retriever.invoke("cordless drill")
-    >>> docs[0].metadata["item_id"], docs[0].metadata["score"]
+    ... # doctest: +SKIP
+    >>> docs = retriever.invoke("cordless drill")                       # doctest: +SKIP
+    >>> docs[0].metadata["item_id"], docs[0].metadata["score"]          # doctest: +SKIP
     ('i1', 0.83)
 
     With ``langchain_classic.retrievers.ContextualCompressionRetriever`` (or any code that

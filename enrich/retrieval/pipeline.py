@@ -71,10 +71,13 @@ class Pipeline:
                              else Retriever(index, model, threads))
         second = (Reranker(reranker, max_length=max_length, threads=threads, int8=int8,
                            workers=workers) if reranker is not None else None)
-        if blend == "auto":
+        weight: float | None
+        if isinstance(blend, str):  # "auto"
             offered = cls.offered_blend(reranker)
-            blend = offered if offered is not None else 1.0
-        return cls(stage, second, candidates, blend if blend != 1.0 else None)
+            weight = offered if offered is not None else 1.0
+        else:
+            weight = blend
+        return cls(stage, second, candidates, weight if weight != 1.0 else None)
 
     @staticmethod
     def offered_blend(reranker: Any) -> float | None:

@@ -13,7 +13,8 @@ returns one summary row per batch, which the driver reads for progress.
 
 Example:
     >>> worker = GenerateBatch(spec.model_dump())                                # doctest: +SKIP
-    >>> worker({"key": [...], "row_id": [...], "input": [...], "messages": [...]})  # +SKIP
+    >>> worker({"key": [...], "row_id": [...], "input": [...], "messages": [...]})
+    ... # doctest: +SKIP
 """
 
 import asyncio

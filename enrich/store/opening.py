@@ -92,25 +92,37 @@ def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, frozenset[str]]:
     return {t: frozenset(c) for t, c in tables.items()}
 
 
-def check_schema(con: duckdb.DuckDBPyConnection, path: Path, origin: str) -> int:
+def check_schema(con: duckdb.DuckDBPyConnection, path: Path, origin: str,
+                 any_tables: bool = False) -> int:
     """The store's migration version (0: an empty DuckDB file, a new store), after checking
     that its tables are ours, whole, and that no migration is newer than this enrich.
+
+    Args:
+        con: a connection to the file.
+        path: the file, named in errors.
+        origin: ``--db`` or ``ENRICH_DB``, named in errors.
+        any_tables: accept a database without enrich tables (version 0; its blocks are still
+            checked), for readers of their own tables.
 
     Raises:
         StoreError: another program's database, a damaged file, or a store from a newer
             enrich.
     """
     try:
-        return _check_schema(con, path, origin)
+        return _check_schema(con, path, origin, any_tables)
     except duckdb.Error as exc:
         raise open_error(path, origin, exc) or StoreError(
             f"cannot read the store {where(path, origin)}: {str(exc).splitlines()[0]}",
             "restore it from a backup, or " + use_another(origin)) from None
 
 
-def _check_schema(con: duckdb.DuckDBPyConnection, path: Path, origin: str) -> int:
+def _check_schema(con: duckdb.DuckDBPyConnection, path: Path, origin: str,
+                  any_tables: bool = False) -> int:
     tables = _tables(con)
     if not tables:
+        return 0
+    if "schema_migrations" not in tables and any_tables:
+        _check_blocks(con, path, origin, sorted(tables))
         return 0
     if "schema_migrations" not in tables:
         shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")

@@ -5,30 +5,68 @@ from typing import Any
 
 from enrich.store.store import Store
 
+# One home for a run's counts: `enrich status`, the run summary, `enrich tasks summary` and the
+# dashboard all read them here. {runs} is filled in with a condition on `run_id`.
 _RUN_COUNTS = """
-SELECT
-  r.rows_total,
-  (SELECT count(*) FROM outputs o WHERE o.run_id = r.run_id AND NOT o.cached) AS ok,
-  (SELECT count(*) FROM outputs o WHERE o.run_id = r.run_id AND o.cached) AS cached,
-  (SELECT count(*) FROM failures f WHERE f.run_id = r.run_id) AS failed,
-  (SELECT coalesce(sum(prompt_tokens), 0) FROM requests q WHERE q.run_id = r.run_id) AS tin,
-  (SELECT coalesce(sum(completion_tokens), 0) FROM requests q WHERE q.run_id = r.run_id) AS tout
-FROM runs r WHERE r.run_id = ?
+WITH o AS (SELECT run_id, count(*) FILTER (WHERE NOT cached) AS ok,
+                  count(*) FILTER (WHERE cached) AS cached
+           FROM outputs WHERE {runs} GROUP BY run_id),
+     f AS (SELECT run_id, count(*) AS failed FROM failures WHERE {runs} GROUP BY run_id),
+     q AS (SELECT run_id, sum(prompt_tokens) AS tin, sum(completion_tokens) AS tout
+           FROM requests WHERE {runs} GROUP BY run_id)
+SELECT r.run_id, r.rows_total, coalesce(o.ok, 0), coalesce(o.cached, 0), coalesce(f.failed, 0),
+       coalesce(q.tin, 0), coalesce(q.tout, 0)
+FROM runs r LEFT JOIN o USING (run_id) LEFT JOIN f USING (run_id) LEFT JOIN q USING (run_id)
+WHERE {r_runs}
 """
+_FAILURE_KINDS = ("SELECT run_id, error_kind, count(*) FROM failures WHERE {runs} "
+                  "GROUP BY ALL ORDER BY 3 DESC, 2")
+
+
+def _no_run() -> dict[str, Any]:
+    return {"rows_total": 0, "ok": 0, "cached": 0, "failed": 0, "pending": 0,
+            "tokens_in": 0, "tokens_out": 0, "failures_by_kind": {}}
+
+
+def runs_counts(store: Store, run_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Rows ok / cached / failed / pending and tokens of many runs, in one query per table.
+
+    Tokens are those of the run's stored results (its ``requests`` rows), as in
+    :func:`stored_tokens`; failed attempts are not in them.
+
+    Args:
+        store: the open store.
+        run_ids: the runs (None: every run).
+
+    Returns:
+        run id → counts, as :func:`run_counts` gives them; runs not in the store are left out.
+    """
+    params: dict[str, Any] = {}
+    if run_ids is None:
+        runs, r_runs = "true", "true"
+    elif len(run_ids) == 1:
+        runs, r_runs, params["run"] = "run_id = $run", "r.run_id = $run", run_ids[0]
+    else:
+        runs = "run_id IN (SELECT unnest($runs))"
+        r_runs, params["runs"] = f"r.{runs}", list(run_ids)
+    counts: dict[str, dict[str, Any]] = {}
+    for run_id, total, ok, cached, failed, tin, tout in store.sql(
+            _RUN_COUNTS.format(runs=runs, r_runs=r_runs), params).fetchall():
+        total = int(total or 0)
+        counts[run_id] = {"rows_total": total, "ok": int(ok), "cached": int(cached),
+                          "failed": int(failed),
+                          "pending": max(0, total - int(ok) - int(cached) - int(failed)),
+                          "tokens_in": int(tin), "tokens_out": int(tout),
+                          "failures_by_kind": {}}
+    for run_id, kind, n in store.sql(_FAILURE_KINDS.format(runs=runs), params).fetchall():
+        if run_id in counts:
+            counts[run_id]["failures_by_kind"][kind] = int(n)
+    return counts
 
 
 def run_counts(store: Store, run_id: str) -> dict[str, Any]:
-    """Rows ok / cached / failed / pending and tokens for one run."""
-    row = store.sql(_RUN_COUNTS, [run_id]).fetchone()
-    if row is None:
-        return {"rows_total": 0, "ok": 0, "cached": 0, "failed": 0, "pending": 0,
-                "tokens_in": 0, "tokens_out": 0, "failures_by_kind": {}}
-    total, ok, cached, failed, tin, tout = row
-    kinds = dict(store.sql("SELECT error_kind, count(*) FROM failures WHERE run_id = ? "
-                           "GROUP BY 1 ORDER BY 2 DESC", [run_id]).fetchall())
-    return {"rows_total": int(total or 0), "ok": ok, "cached": cached, "failed": failed,
-            "pending": max(0, int(total or 0) - ok - cached - failed),
-            "tokens_in": int(tin), "tokens_out": int(tout), "failures_by_kind": kinds}
+    """Rows ok / cached / failed / pending and tokens for one run (zeros for an unknown run)."""
+    return runs_counts(store, [run_id]).get(run_id) or _no_run()
 
 
 def _alive(pid: int | None) -> bool:
@@ -50,12 +88,13 @@ def list_runs(store: Store, limit: int = 50) -> list[dict[str, Any]]:
                      "ORDER BY started_at DESC LIMIT ?", [limit]).fetchall()
     names = ["run_id", "job_name", "task", "prompt_name", "prompt_version", "backend", "model",
              "status", "pid", "started_at", "finished_at", "wall_s"]
+    counts = runs_counts(store, [row[0] for row in rows]) if rows else {}
     runs = []
     for row in rows:
         run = dict(zip(names, row, strict=True))
         if run["status"] == "running" and not _alive(run["pid"]):
             run["status"] = "interrupted"
-        run.update(run_counts(store, run["run_id"]))
+        run.update(counts.get(run["run_id"]) or _no_run())
         for key in ("started_at", "finished_at"):
             run[key] = run[key].isoformat(timespec="seconds") if run[key] else None
         runs.append(run)
@@ -98,7 +137,8 @@ def consistency_problems(store: Store) -> dict[str, int]:
     """Every integrity check that fails, with the number of offending rows."""
     problems = {}
     for name, sql in CHECKS.items():
-        n = int(store.sql(sql).fetchone()[0])
+        row = store.sql(sql).fetchone()
+        n = int(row[0]) if row else 0
         if n:
             problems[name] = n
     return problems

@@ -8,7 +8,7 @@ either completely stored or not at all, whenever the process dies.
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,12 @@ def _store_error(path: Path, exc: Exception, origin: str = "--db") -> StoreError
                       "check the path, or move the file aside and run again")
 
 
+
+
+def _number(cursor: duckdb.DuckDBPyConnection) -> int:
+    """The one number a query returns (a count; rows inserted by an INSERT); 0 for none."""
+    row = cursor.fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def _insert_columns(columns: dict[str, list[Any]]) -> tuple[str, str, dict[str, Any]]:
@@ -127,13 +133,18 @@ class Store:
     Args:
         path: the DuckDB file (created with its parent folder if missing).
         read_only: open for reading only (dashboards, status, export while a job runs).
+        origin: where the path came from (``--db`` or ``ENRICH_DB``), named in errors.
+        any_tables: (read-only) also open a DuckDB file that holds no enrich tables, for a
+            reader that checks the tables it needs itself (``ViewReader``); an enrich store
+            in it is still checked as usual.
 
     Example:
         >>> with Store(Path("enrich.duckdb"), read_only=True) as store:   # doctest: +SKIP
         ...     store.sql("SELECT count(*) FROM outputs").fetchone()
     """
 
-    def __init__(self, path: Path, read_only: bool = False, origin: str = "--db"):
+    def __init__(self, path: Path, read_only: bool = False, origin: str = "--db",
+                 any_tables: bool = False):
         self.path = Path(path).expanduser()
         self.read_only = read_only
         if read_only and not self.path.exists():
@@ -144,11 +155,12 @@ class Store:
         self.con = self._connect(origin)
         if read_only:
             try:
-                version = check_schema(self.con, self.path, origin)
+                version = check_schema(self.con, self.path, origin,
+                                       any_tables=any_tables)
             except StoreError:
                 self.con.close()
                 raise
-            if version == 0:
+            if version == 0 and not any_tables:
                 self.con.close()
                 raise StoreError(f"no runs in {where(self.path, origin)} yet (it has no "
                                  "tables)", "run a job first, or pass --db PATH")
@@ -187,9 +199,13 @@ class Store:
     def close(self) -> None:
         self.con.close()
 
-    def sql(self, query: str, params: Iterable[Any] | None = None) -> duckdb.DuckDBPyConnection:
-        """Run a query on a fresh cursor (safe beside the writer)."""
+    def sql(self, query: str, params: Iterable[Any] | Mapping[str, Any] | None = None
+            ) -> duckdb.DuckDBPyConnection:
+        """Run a query on a fresh cursor (safe beside the writer); ``params`` are positional
+        (``?``) or named (``$name``). ``.df()`` on the result gives a pandas DataFrame."""
         cursor = self.con.cursor()
+        if isinstance(params, Mapping):
+            return cursor.execute(query, dict(params) or None)
         return cursor.execute(query, list(params) if params is not None else None)
 
     def reader(self) -> duckdb.DuckDBPyConnection:
@@ -203,8 +219,7 @@ class Store:
         return _apply_migrations(self.con, self.path)
 
     def schema_version(self) -> int:
-        row = self.sql("SELECT max(version) FROM schema_migrations").fetchone()
-        return int(row[0] or 0)
+        return _number(self.sql("SELECT max(version) FROM schema_migrations"))
 
     # -- runs -----------------------------------------------------------------------------
     def resumable_run(self, job_name: str, fingerprint: str) -> str | None:
@@ -233,19 +248,18 @@ class Store:
         con, now = self.con, utcnow()
         try:
             con.execute("BEGIN TRANSACTION")
-            outputs = con.execute(
+            outputs = _number(con.execute(
                 "INSERT INTO outputs SELECT $new, row_id, key, true, input, $now FROM outputs "
-                "WHERE run_id = $old", {"new": run_id, "old": previous, "now": now}
-            ).fetchone()[0]
-            failures = con.execute(
+                "WHERE run_id = $old", {"new": run_id, "old": previous, "now": now}))
+            failures = _number(con.execute(
                 "INSERT INTO failures SELECT $new, row_id, key, error_kind, message, content, 0, "
                 "input, $now FROM failures WHERE run_id = $old",
-                {"new": run_id, "old": previous, "now": now}).fetchone()[0]
+                {"new": run_id, "old": previous, "now": now}))
             con.execute("COMMIT")
         except (duckdb.Error, OSError) as exc:
             self._rollback()
             raise _store_error(self.path, exc) from None
-        return int(outputs), int(failures)
+        return outputs, failures
 
     def reserve_memory(self, rows: int) -> int:
         """Raise DuckDB's memory cap for a run that may add ``rows`` rows (an output or a

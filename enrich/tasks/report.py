@@ -44,17 +44,18 @@ def _pairs(store: "Store", sql: str, run_id: str) -> dict[str, Any]:
 
 def roc_auc(scores: list[float], positives: list[bool]) -> float | None:
     """ROC AUC by the rank-sum formula (ties get half credit); None without both classes.
+    (:func:`enrich.evaluate.auc.roc_auc`: one implementation, no numpy or scipy needed.)
 
     Example:
         >>> roc_auc([0.9, 0.2, 0.6], [True, False, False])
         1.0
     """
-    pos = [s for s, p in zip(scores, positives, strict=True) if p]
-    neg = [s for s, p in zip(scores, positives, strict=True) if not p]
-    if not pos or not neg:
-        return None
-    wins = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a in pos for b in neg)
-    return wins / (len(pos) * len(neg))
+    import math
+
+    from enrich.evaluate.auc import roc_auc as rank_auc
+
+    value = rank_auc(positives, scores)
+    return None if math.isnan(value) else value
 
 
 def _stats_match_labels(store: "Store", run_id: str) -> dict[str, Any]:

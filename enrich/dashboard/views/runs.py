@@ -17,7 +17,7 @@ shown = runs[runs["job_name"].isin(chosen)]
 total = shown[["ok", "cached", "failed", "tokens_in", "tokens_out"]].sum()
 cols = st.columns(5)
 for col, (name, value) in zip(cols, total.items(), strict=True):
-    col.metric(name, f"{int(value):,}")
+    col.metric(str(name), f"{int(value):,}")
 st.subheader("Run table")
 st.dataframe(shown[["run_id", "job_name", "task", "status", "model", "prompt_name",
                     "prompt_version", "rows_total", "ok", "cached", "failed", "tokens_in",

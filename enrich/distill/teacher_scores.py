@@ -77,7 +77,9 @@ def margin_scale(frame: pd.DataFrame, raw: pd.Series) -> float:
     teacher = raw.to_numpy()[train]
     if len(teacher) < 2 or float(np.std(teacher)) == 0.0 or float(np.std(base)) == 0.0:
         return 1.0
-    return round(float(np.std(base) / np.std(teacher)), 6)
+    # six significant digits, not six decimals: a tiny ratio must not round to 0 (that would
+    # erase every margin's sign)
+    return float(f"{float(np.std(base) / np.std(teacher)):.6g}")
 
 
 class ConstantTeacher:

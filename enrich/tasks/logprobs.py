@@ -44,7 +44,9 @@ def token_spans(logprobs: Sequence[dict[str, Any]] | None, content: str
     """
     if not logprobs:
         return None
-    spans, position, pieces = [], 0, []
+    spans: list[tuple[int, int]] = []
+    pieces: list[str] = []
+    position = 0
     for entry in logprobs:
         if position == len(content) and spans:
             break  # trailing stop/EOS tokens a server counts but does not print (vLLM serve)

@@ -75,7 +75,7 @@ def _per_query_ranx(judged: Qrels, run: Run, metrics: list[str]) -> pd.DataFrame
 
 
 def bm25_retriever(corpus: dict[str, str], k: int = 100) -> Callable[[dict[str, str]], Run]:
-    """A BM25 retriever (bm25s, Lucene variant, English stop words, Snowball stemmer).
+    """The product's BM25 (:class:`enrich.retrieval.BM25Retriever`) as a run producer.
 
     Args:
         corpus: doc id → text.
@@ -86,27 +86,14 @@ def bm25_retriever(corpus: dict[str, str], k: int = 100) -> Callable[[dict[str, 
         >>> search({"q": "heat"})                                                # doctest: +SKIP
         {'q': {'2': 0.69}}
     """
-    import bm25s
+    from enrich.retrieval import BM25Retriever
 
-    try:
-        import Stemmer
-
-        stemmer: Any = Stemmer.Stemmer("english")
-    except ImportError:
-        stemmer = None
-    ids = list(corpus)
-    index = bm25s.BM25(method="lucene")
-    index.index(bm25s.tokenize([corpus[i] for i in ids], stopwords="en", stemmer=stemmer,
-                               show_progress=False), show_progress=False)
+    index = BM25Retriever(list(corpus), list(corpus.values()))
 
     def search(queries: dict[str, str]) -> Run:
-        qids = list(queries)
-        tokens = bm25s.tokenize([queries[q] for q in qids], stopwords="en", stemmer=stemmer,
-                                show_progress=False)
-        top = min(k, len(ids))
-        docs, scores = index.retrieve(tokens, k=top, show_progress=False, n_threads=1)
-        return {q: {ids[int(d)]: float(s) for d, s in zip(docs[i], scores[i], strict=True)}
-                for i, q in enumerate(qids)}
+        hits = index.search_many(list(queries.values()), k=k)
+        return {q: {h.item_id: h.score for h in found}
+                for q, found in zip(queries, hits, strict=True)}
 
     return search
 
@@ -114,7 +101,8 @@ def bm25_retriever(corpus: dict[str, str], k: int = 100) -> Callable[[dict[str, 
 def bi_encoder_retriever(model: str, corpus: dict[str, str], k: int = 100,
                          batch_size: int = 32, show_progress: bool = False
                          ) -> Callable[[dict[str, str]], Run]:
-    """Exact cosine search with a sentence-transformers bi-encoder from a local folder.
+    """The product's exact dense search (:class:`enrich.retrieval.Retriever` over an
+    :class:`~enrich.retrieval.ItemIndex`) with a local sentence-transformers bi-encoder.
 
     Args:
         model: ``all-MiniLM-L6-v2`` (the packaged base model) or a local model folder, e.g. a
@@ -123,27 +111,19 @@ def bi_encoder_retriever(model: str, corpus: dict[str, str], k: int = 100,
         k: documents returned per query.
         show_progress: a progress bar while the corpus is encoded.
     """
-    from enrich.distill.base_model import resolve_model, set_offline
+    from enrich.retrieval import ItemIndex, Retriever
+    from enrich.retrieval.encoder import load_bi_encoder
 
-    set_offline()
-    from sentence_transformers import SentenceTransformer
-
-    encoder = SentenceTransformer(resolve_model(model), device="cpu")
-    ids = list(corpus)
-    doc_vectors = encoder.encode([corpus[i] for i in ids], batch_size=batch_size,
-                                 normalize_embeddings=True, show_progress_bar=show_progress)
+    encoder, name = load_bi_encoder(model)
+    texts = list(corpus.values())
+    vectors = encoder.encode_document(texts, batch_size=batch_size, normalize_embeddings=True,
+                                      convert_to_numpy=True, show_progress_bar=show_progress)
+    retriever = Retriever(ItemIndex(list(corpus), texts, vectors, name, ann=False), encoder)
 
     def search(queries: dict[str, str]) -> Run:
-        qids = list(queries)
-        vectors = encoder.encode([queries[q] for q in qids], batch_size=batch_size,
-                                 normalize_embeddings=True, show_progress_bar=False)
-        scores = np.asarray(vectors) @ np.asarray(doc_vectors).T
-        top = min(k, len(ids))
-        result: Run = {}
-        for row, q in enumerate(qids):
-            best = np.argsort(-scores[row])[:top]
-            result[q] = {ids[j]: float(scores[row, j]) for j in best}
-        return result
+        hits = retriever.search_many(list(queries.values()), k=k)
+        return {q: {h.item_id: h.score for h in found}
+                for q, found in zip(queries, hits, strict=True)}
 
     return search
 

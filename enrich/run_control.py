@@ -53,14 +53,16 @@ class StopSignals:
             self._loop.call_soon_threadsafe(callback)
 
     def install(self) -> None:
-        loop = asyncio.get_running_loop()
+        # the loop is known before the first handler is in place: a signal that arrives while
+        # the handlers are being installed must still schedule its callback (it was counted
+        # but lost, and the run went on to the end)
+        self._loop = asyncio.get_running_loop()
         try:
             for signum in _SIGNALS:
                 self._previous[signum] = signal.signal(signum, self._on_signal)
         except ValueError:  # not the main thread: Ctrl-C raises as usual
             self._restore()
-            return
-        self._loop = loop
+            self._loop = None
 
     def remove(self) -> None:
         self._restore()

@@ -63,3 +63,33 @@ def test_tasks_that_end_normally_schedule_no_timer() -> None:
 
     assert _run(body) == []
     assert timers == [0]
+
+
+def test_a_signal_during_install_still_reaches_the_loop() -> None:
+    """A signal that arrives between two handler installations is not lost."""
+    import signal
+
+    from enrich.run_control import StopSignals
+
+    called: list[str] = []
+
+    async def main() -> None:
+        stops = StopSignals(lambda: called.append("first"), lambda: called.append("again"))
+        real = signal.signal
+
+        def install_then_signal(signum: int, handler: object) -> object:
+            previous = real(signum, handler)  # type: ignore[arg-type]
+            if signum == signal.SIGINT and handler == stops._on_signal:
+                stops._on_signal(signal.SIGINT, None)  # arrives before the others are in place
+            return previous
+
+        signal.signal = install_then_signal  # type: ignore[assignment]
+        try:
+            stops.install()
+        finally:
+            signal.signal = real
+        await asyncio.sleep(0)
+        stops.remove()
+
+    asyncio.run(main())
+    assert called == ["first"]

@@ -90,14 +90,6 @@ def retry(
 
 
 def _execute(job: Any, db: Path | None, *, quiet: bool, retry_run: str | None = None) -> None:
-    from enrich.backends import preload
-    from enrich.settings import EnrichSettings
-
-    if not EnrichSettings().store_location(db).path.exists():
-        # a fresh store has nothing to replay: the HTTP client will be needed, so its import
-        # overlaps with creating the store (an existing store may replay a finished run with
-        # no backend at all, and then nothing is imported)
-        preload(job.backend)
     from rich.console import Console
 
     from enrich.commands.summary import print_summary

@@ -9,6 +9,7 @@ procedure at different sizes.
 import contextlib
 import io
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -158,6 +159,13 @@ def run_cli_process(args: Sequence[str], cwd: Path, env: dict[str, str] | None =
     process = start_cli(args, cwd, env, **popen)
     out, err = process.communicate(timeout=timeout)
     return CliResult(process.returncode, out, err)
+
+
+def summary_number(text: str, label: str) -> int:
+    """The number after ``label`` in a run summary (``tokens in   1,234`` → 1234)."""
+    found = re.search(rf"{label}\s+([\d,]+)", text)
+    assert found, (label, text)
+    return int(found.group(1).replace(",", ""))
 
 
 # -- looking into the store ----------------------------------------------------------------------

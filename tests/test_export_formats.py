@@ -10,10 +10,7 @@
 
 import csv
 import json
-import os
 import re
-import subprocess
-import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -23,12 +20,14 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reliability_helpers import run_cli_process, summary_number
 
 from enrich.export import export_run
 from enrich.store import Store
 from enrich.testing.chat_wire import prompt_token_count
 from enrich.testing.fake_server import FakeServer, FakeServerConfig, FaultRates
 
+WIDE = {"COLUMNS": "160"}  # the run summary on one line per counter
 SEED = 1  # the fault draws of this seed give the 50% case both kinds of rows (checked below)
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.text(max_size=30)
@@ -113,16 +112,6 @@ def test_dataframe_libraries_read_json_columns_as_strings(tmp_path: Path) -> Non
 
 # --- token totals ----------------------------------------------------------------------------
 
-def _enrich(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "enrich.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "COLUMNS": "160"})
-
-
-def _summary_number(text: str, label: str) -> int:
-    found = re.search(rf"{label}\s+([\d,]+)", text)
-    assert found, (label, text)
-    return int(found.group(1).replace(",", ""))
 
 
 @pytest.mark.parametrize("invalid", [0.0, 0.5, 1.0])
@@ -137,13 +126,13 @@ def test_summary_and_status_show_the_same_tokens_and_failed_attempts_apart(
         job.write_text("name: movies\nsource: {path: data/movies.csv, id_column: movie_id}\n"
                        "prompt: item_metadata\nrepair_attempts: 1\nbackend: {kind: openai, "
                        f"model: test-model, base_url: '{server.url}'}}\n", encoding="utf-8")
-        ran = _enrich("run", str(job), "--db", "e.duckdb", "-q", cwd=project)
+        ran = run_cli_process(["run", str(job), "--db", "e.duckdb", "-q"], project, WIDE)
         billed_in = sum(prompt_token_count(body.get("messages")) for body in server.bodies())
-    assert ran.returncode == 0, ran.stderr
-    status = _enrich("status", "--db", "e.duckdb", "--json", cwd=project)
+    assert ran.code == 0, ran.stderr
+    status = run_cli_process(["status", "--db", "e.duckdb", "--json"], project, WIDE)
     run = json.loads(status.stdout)[0]
-    assert _summary_number(ran.stdout, "tokens in") == run["tokens_in"]
-    assert _summary_number(ran.stdout, "tokens out") == run["tokens_out"]
+    assert summary_number(ran.stdout, "tokens in") == run["tokens_in"]
+    assert summary_number(ran.stdout, "tokens out") == run["tokens_out"]
     failed = re.search(r"failed attempts: ([\d,]+) tokens in, ([\d,]+) out", ran.stdout)
     failed_in = int(failed.group(1).replace(",", "")) if failed else 0
     assert run["tokens_in"] + failed_in == billed_in

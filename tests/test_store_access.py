@@ -10,7 +10,6 @@
 
 import ast
 import json
-import os
 import re
 import subprocess
 import sys
@@ -18,11 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from reliability_helpers import run_cli_process, summary_number
 
 from enrich.errors import StoreError
 from enrich.store import Store
 from enrich.store.queries import run_counts, runs_counts
 
+WIDE = {"COLUMNS": "160"}  # the run summary on one line per counter
 ENRICH = Path(__file__).resolve().parent.parent / "enrich"
 LOCKED = "is in use by another process"
 
@@ -168,16 +169,6 @@ def test_readers_refuse_a_database_that_is_not_a_store(tmp_path: Path) -> None:
 
 # -- one run-count query, tokens that agree ----------------------------------------------------
 
-def _enrich(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "enrich.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "COLUMNS": "160"})
-
-
-def _number(text: str, label: str) -> int:
-    found = re.search(rf"{label}\s+([\d,]+)", text)
-    assert found, (label, text)
-    return int(found.group(1).replace(",", ""))
 
 
 def test_status_summary_and_dashboard_agree_on_a_run_with_a_failure(project: Path) -> None:
@@ -192,12 +183,12 @@ def test_status_summary_and_dashboard_agree_on_a_run_with_a_failure(project: Pat
         job.write_text("name: movies\nsource: {path: data/movies.csv, id_column: movie_id}\n"
                        "prompt: item_metadata\nrepair_attempts: 1\nbackend: {kind: openai, "
                        f"model: test-model, base_url: '{server.url}'}}\n", encoding="utf-8")
-        ran = _enrich("run", str(job), "--db", "e.duckdb", "-q", cwd=project)
-        assert ran.returncode == 0, ran.stderr
-        again = _enrich("run", str(job), "--db", "e2.duckdb", "-q", cwd=project)
-        assert again.returncode == 0, again.stderr
-    status = _enrich("status", "--db", "e.duckdb", "--json", cwd=project)
-    assert status.returncode == 0, status.stderr
+        ran = run_cli_process(["run", str(job), "--db", "e.duckdb", "-q"], project, WIDE)
+        assert ran.code == 0, ran.stderr
+        again = run_cli_process(["run", str(job), "--db", "e2.duckdb", "-q"], project, WIDE)
+        assert again.code == 0, again.stderr
+    status = run_cli_process(["status", "--db", "e.duckdb", "--json"], project, WIDE)
+    assert status.code == 0, status.stderr
     run = json.loads(status.stdout)[0]
     assert run["failed"] > 0 and run["ok"] > 0 and run["tokens_in"] > 0  # both kinds of rows
     assert re.search(r"failed attempts: [\d,]+ tokens in", ran.stdout)  # reported apart
@@ -206,9 +197,9 @@ def test_status_summary_and_dashboard_agree_on_a_run_with_a_failure(project: Pat
     shown = dashboard.loc[run["run_id"]]
     for name in ("ok", "cached", "failed", "rows_total", "tokens_in", "tokens_out"):
         assert int(shown[name]) == run[name], name
-    assert _number(ran.stdout, "tokens in") == run["tokens_in"] == int(shown["tokens_in"])
-    assert _number(ran.stdout, "tokens out") == run["tokens_out"] == int(shown["tokens_out"])
-    assert _number(ran.stdout, "failed") == run["failed"]
+    assert summary_number(ran.stdout, "tokens in") == run["tokens_in"] == int(shown["tokens_in"])
+    assert summary_number(ran.stdout, "tokens out") == run["tokens_out"] == int(shown["tokens_out"])
+    assert summary_number(ran.stdout, "failed") == run["failed"]
 
     with Store(project / "e.duckdb", read_only=True) as store:
         tokens = store.sql("SELECT sum(prompt_tokens), sum(completion_tokens) FROM requests "

@@ -35,6 +35,7 @@ from typing import Any
 from bench.enrich_side import EnrichProject, stored_run
 from bench.procs import REPO, TestServer
 from bench.report import machine, table
+from bench.scale import wait_for_requests
 from bench.throughput import loadavg, main_clients, run_peer
 
 BEGIN, END = "<!-- at-scale:begin -->", "<!-- at-scale:end -->"
@@ -103,12 +104,12 @@ def first_request(project: EnrichProject, server: TestServer, repeats: int) -> d
         db.unlink(missing_ok=True)
         server.reset()
         proc = project.start(job, db, quiet=True)
-        while server.requests_total() == 0:
-            if time.perf_counter() - proc.started > 60:
-                proc.kill()
-                raise TimeoutError("enrich run sent no request in 60 s")
-            time.sleep(0.002)
-        seconds.append(time.perf_counter() - proc.started)
+        try:
+            seen = wait_for_requests(server, 1, 0.002, proc.started + 60)
+        except TimeoutError:
+            proc.kill()
+            raise
+        seconds.append(seen - proc.started)
         result = proc.wait()
         if result.returncode != 0:
             raise RuntimeError(f"enrich run failed: {result.stderr[-1000:]}")

@@ -40,7 +40,7 @@ def scale_run(project: EnrichProject, server: TestServer, rows: int,
             "loadavg": load}
 
 
-def _wait_for_requests(server: TestServer, n: int, every: float, deadline: float) -> float:
+def wait_for_requests(server: TestServer, n: int, every: float, deadline: float) -> float:
     """Poll the server until it has seen ``n`` requests; returns when (perf_counter)."""
     while server.requests_total() < n:
         if time.perf_counter() > deadline:
@@ -58,7 +58,7 @@ def resume(project: EnrichProject, server: TestServer, rows: int,
     job = project.job(name, rows, server.url, concurrency)
     server.reset()
     first = project.start(job, db, quiet=True)
-    _wait_for_requests(server, rows // 2, 0.2, time.perf_counter() + 1800)
+    wait_for_requests(server, rows // 2, 0.2, time.perf_counter() + 1800)
     first.kill()
     first.wait()
     sent_before = server.requests_total()
@@ -67,7 +67,7 @@ def resume(project: EnrichProject, server: TestServer, rows: int,
     server.reset()
     load = loadavg()
     second = project.start(job, db, quiet=True)
-    seen = _wait_for_requests(server, 1, 0.005, time.perf_counter() + 300)
+    seen = wait_for_requests(server, 1, 0.005, time.perf_counter() + 300)
     to_first_request = seen - second.started
     finished = second.wait()
     resent = server.requests_total()

@@ -131,12 +131,12 @@ def llama_targets(ll: dict[str, Any]) -> list[Row]:
 
 
 def store_targets(st: dict[str, Any], s: dict[str, Any] | None) -> list[Row]:
-    fast, guarded = st["writes"]
+    fast, again = st["writes"]
     run = st["run"]
     rows = [["9", "DuckDB batched inserts (batches of 512), rows/s written",
              f"{fast['rows_per_s']:,.0f} rows/s ({fast['cpu_us_per_row']:.0f} µs CPU/row); "
-             f"with ON CONFLICT guards: {guarded['rows_per_s']:,.0f} rows/s "
-             f"({guarded['cpu_us_per_row']:.0f} µs/row)", "report", "—"],
+             f"every key already stored (a second run): {again['rows_per_s']:,.0f} rows/s "
+             f"({again['cpu_us_per_row']:.0f} µs/row)", "report", "—"],
             ["9", f"transactions in a {run['rows']:,}-row run",
              f"{run['transactions']} commits, {run['rows_per_transaction_mean']:.0f} rows each "
              f"on average (max {run['rows_per_transaction_max']})", "no per-row transactions",

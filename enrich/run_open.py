@@ -74,7 +74,6 @@ async def replay(plan: RunPlan, store: Store, previous: str, rows_total: int,
     """A new run holding the rows of the finished run ``previous`` as cache hits, copied in
     SQL: no source read, no rendering, no backend (a 100,000-row rerun in well under a
     second). Returns the new run's id."""
-    store.reserve_memory(rows_total)
     run_id, _ = open_run(plan, store, rows_total)
     try:
         outputs, failures = store.replay_run(previous, run_id)

@@ -112,7 +112,6 @@ class Runner:
             rows_total = int(run_counts(self.store, self.retry_run)["rows_total"] or 0)
         else:  # checked before anything is started or written
             rows_total = await asyncio.to_thread(self.plan.count_rows)
-        self.store.reserve_memory(rows_total)
         resumed = True
         try:
             self.run_id, resumed = open_run(self.plan, self.store, rows_total, self.retry_run)

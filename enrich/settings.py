@@ -23,10 +23,13 @@ class StoreLocation(NamedTuple):
     Attributes:
         path: the store file, ``~`` expanded.
         origin: ``--db`` (the option), ``ENRICH_DB`` (the variable) or ``default``.
+        memory_mb: DuckDB's memory cap for a writer (``ENRICH_STORE_MEMORY_MB``; None: the
+            default of :mod:`enrich.store.memory`).
     """
 
     path: Path
     origin: str
+    memory_mb: int | None = None
 
 
 def _from_environment(fields: dict[str, Any]) -> dict[str, str]:
@@ -59,6 +62,9 @@ class EnrichSettings(BaseModel):
     n_threads: int = Field(default=2, ge=1, description="llama.cpp CPU threads")
     data: Path | None = Field(default=None, description="folder of public datasets for the "
                               "evaluation and benchmark scripts (layout: data/README.md)")
+    store_memory_mb: int | None = Field(
+        default=None, ge=32, description="DuckDB memory cap of a writing store in MiB (raise "
+        "it for rows with fields of tens of MB)")
     debug: bool = False
 
     def __init__(self, **values: Any) -> None:
@@ -93,6 +99,6 @@ class EnrichSettings(BaseModel):
             The path (``~`` expanded) and where it came from.
         """
         if db is not None:
-            return StoreLocation(Path(db).expanduser(), "--db")
+            return StoreLocation(Path(db).expanduser(), "--db", self.store_memory_mb)
         origin = "ENRICH_DB" if "db" in self.model_fields_set else "default"
-        return StoreLocation(self.db, origin)
+        return StoreLocation(self.db, origin, self.store_memory_mb)

@@ -48,7 +48,8 @@ def _store_run(store: Store, row_input: dict[str, Any], output: dict[str, Any],
               [run_id, json.dumps(params)])
     store.sql("INSERT INTO requests (key, run_id, row_id, prompt_name, prompt_version, model, "
               "backend, params, output, prompt_tokens, completion_tokens, latency_ms, "
-              "created_at) VALUES (?, ?, 'r1', 'p', 'v1', 'm', 'openai', ?, ?, 3, 4, 1.5, now())",
+              "created_at, key_hash) VALUES (?, ?, 'r1', 'p', 'v1', 'm', 'openai', ?, ?, 3, 4, "
+              "1.5, now(), 0)",
               [key, run_id, json.dumps(params), json.dumps(output)])
     store.sql("INSERT INTO outputs (run_id, row_id, key, cached, input, created_at) VALUES "
               "(?, 'r1', ?, false, ?, now())", [run_id, key, json.dumps(row_input)])

@@ -246,8 +246,8 @@ def _store_rows(store: Store, run_id: str, ok: int, cached: int, failed: int) ->
         key = f"{run_id}-{i}" if own else "shared-key"
         if own or not store.sql("SELECT 1 FROM requests WHERE key = ?", [key]).fetchone():
             store.sql("INSERT INTO requests (key, run_id, row_id, prompt_name, prompt_version, "
-                      "model, backend, output, prompt_tokens, completion_tokens, created_at) "
-                      f"VALUES (?, ?, ?, 'p', 'v', 'm', 'b', '{{}}', 10, 3, {now})",
+                      "model, backend, output, prompt_tokens, completion_tokens, created_at, "
+                      f"key_hash) VALUES (?, ?, ?, 'p', 'v', 'm', 'b', '{{}}', 10, 3, {now}, 0)",
                       [key, run_id if own else "run-elsewhere", str(i)])
         store.sql(f"INSERT INTO outputs VALUES (?, ?, ?, ?, NULL, {now})",
                   [run_id, str(i), key, not own])

@@ -65,7 +65,8 @@ def export(
     spec = _job(job, model, source, limit)
     per_file = max_requests or (OPENAI_MAX_REQUESTS if fmt == "openai" else None)
     location = EnrichSettings().store_location(db)
-    with Store(location.path, origin=location.origin) as store:
+    with Store(location.path, origin=location.origin,
+               memory_mb=location.memory_mb) as store:
         plan = RunPlan.build(spec, store)
         summary = asyncio.run(export_requests(plan, store, out, fmt, per_file))  # type: ignore
     console = Console(soft_wrap=True)  # (lines stay whole: logs, grep)
@@ -111,7 +112,8 @@ def import_(
     console = Console(soft_wrap=True)  # (lines stay whole: logs, grep)
     location = EnrichSettings().store_location(db)
     since = now_us()
-    with Store(location.path, origin=location.origin) as store:
+    with Store(location.path, origin=location.origin,
+               memory_mb=location.memory_mb) as store:
         plan = RunPlan.build(spec, store)
         outcome = import_results(plan, store, index, None if quiet else Console(stderr=True))
         tokens = TokenTotals.measure(store, outcome.summary, since) if outcome.summary else None

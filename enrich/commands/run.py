@@ -122,7 +122,8 @@ def _run_job(job: Any, db: Path | None, *, quiet: bool, retry_run: str | None) -
     settings = EnrichSettings()
     console = Console(stderr=True)
     location = settings.store_location(db)
-    with Store(location.path, origin=location.origin) as store:
+    with Store(location.path, origin=location.origin,
+               memory_mb=location.memory_mb) as store:
         plan = RunPlan.build(job, store, retry_run=retry_run)
         if retry_run:
             stored = store.sql("SELECT prompt_version FROM runs WHERE run_id = ?",

@@ -3,8 +3,9 @@
 DuckDB has one writer, so workers never open the store: each writes Parquet, and the driver
 loads an attempt's result files in one transaction (``INSERT … SELECT … FROM read_parquet``):
 
-- ``requests``: every validated answer a row waits for (a key answered twice — a batch Ray ran
-  again after a worker died — is stored once: its answer, else its earliest failure);
+- ``requests``: every validated answer a row waits for whose key the store does not hold yet (a
+  key answered twice — a batch Ray ran again after a worker died — is stored once: its answer,
+  else its earliest failure);
 - ``outputs``: every row waiting on an answered key (``cached`` for all but the row that sent
   it, and for all when another run stored the same answer meanwhile);
 - ``failures``: every row waiting on a failed key, with the failure's kind; ``connection``
@@ -27,6 +28,7 @@ from enrich.errors import StoreError
 from enrich.plan import RunPlan
 from enrich.scale.prepare import Attempt
 from enrich.store import Store
+from enrich.store.migrations import KEY_HASH_SQL
 from enrich.store.pending import FAILURE_COLUMNS, OUTPUT_COLUMNS, REQUEST_COLUMNS
 
 PENDING_KINDS = ("connection",)  # a failure that leaves its rows pending
@@ -55,22 +57,23 @@ def _statements(files: str, rows: str) -> list[str]:
     return [
         f"CREATE OR REPLACE TEMP TABLE answers AS {answers}",
         f"CREATE OR REPLACE TEMP TABLE waiting AS {waiting}",
-        f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}) SELECT key, $run, row_id, "
-        "$prompt, $version, model, backend, params, messages, raw, content, output, logprobs, "
-        "prompt_tokens, completion_tokens, latency_ms, sends, finish_reason, "
-        "make_timestamp(created_at) FROM answers WHERE ok AND key IN (SELECT key FROM "
-        "waiting) ON CONFLICT DO NOTHING",
+        f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}, key_hash) SELECT key, $run, "
+        "row_id, $prompt, $version, model, backend, params, messages, raw, content, output, "
+        "logprobs, prompt_tokens, completion_tokens, latency_ms, sends, finish_reason, "
+        f"make_timestamp(created_at), {KEY_HASH_SQL.format('key')} FROM answers a WHERE ok "
+        "AND key IN (SELECT key FROM waiting) AND NOT EXISTS (SELECT 1 FROM requests q WHERE "
+        f"q.key_hash = {KEY_HASH_SQL.format('a.key')} AND q.key = a.key)",
         # cached: the row did not send the request, or another run's answer was there first
         f"INSERT INTO outputs ({', '.join(OUTPUT_COLUMNS)}) SELECT $run, row_id, key, "
         "row_id <> sender OR EXISTS (SELECT 1 FROM requests q WHERE q.key = w.key AND "
-        "q.run_id <> $run), input, make_timestamp(created_at) FROM waiting w WHERE ok "
-        "ON CONFLICT DO NOTHING",
+        "q.run_id <> $run), input, make_timestamp(created_at) FROM waiting w WHERE ok",
+        # a row's new failure replaces its earlier one
+        "DELETE FROM failures WHERE run_id = $run AND row_id IN (SELECT row_id FROM waiting "
+        "WHERE NOT ok AND NOT (error_kind IN (SELECT unnest($pending))))",
         f"INSERT INTO failures ({', '.join(FAILURE_COLUMNS)}) SELECT $run, row_id, key, "
         "error_kind, error, content, sends, "
         "input, make_timestamp(created_at) FROM waiting WHERE NOT ok AND NOT (error_kind IN "
-        "(SELECT unnest($pending))) ON CONFLICT (run_id, row_id) DO UPDATE SET error_kind = "
-        "excluded.error_kind, message = excluded.message, content = excluded.content, "
-        "sends = excluded.sends, created_at = excluded.created_at",
+        "(SELECT unnest($pending)))",
         "DELETE FROM failures WHERE run_id = $run AND row_id IN (SELECT row_id FROM outputs "
         "WHERE run_id = $run)",
     ]

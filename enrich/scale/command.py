@@ -35,7 +35,8 @@ def run_on_ray(job: Any, db: Path | None, *, quiet: bool, ray: RayOptions,
     options = ScaleOptions(work_dir=folder.expanduser().resolve(), shards=shards,
                            cache_dir=settings.cache_dir, n_threads=settings.n_threads)
     since = now_us()
-    with Store(location.path, origin=location.origin) as store:
+    with Store(location.path, origin=location.origin,
+               memory_mb=location.memory_mb) as store:
         plan = RunPlan.build(job, store)
         summary = run_scaled(plan, store, RayExecutor(ray), options,
                              None if quiet else Console(stderr=True))

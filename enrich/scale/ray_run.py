@@ -130,7 +130,6 @@ def run_scaled(plan: RunPlan, store: Store, executor: Executor, options: ScaleOp
         run_id = asyncio.run(replay(plan, store, *previous, counters, console))
         return _summary(store, plan, run_id, previous[1], counters, False, "finished")
     rows_total = plan.count_rows()
-    store.reserve_memory(rows_total)
     run_id, resumed = open_run(plan, store, rows_total)
     try:
         plan.task.prepare(plan, store)

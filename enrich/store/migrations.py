@@ -7,6 +7,14 @@ data, so they live with their task (``view = TaskView(...)`` on the task class, 
 view each time a store is opened for writing, after the migrations. (Migrations 2 and 3 of
 enrich before issue 18 also created the views; a store they wrote keeps its views, which have
 the same columns, and gets the tasks' own views the first time it is opened for writing.)
+
+Migration 4 rebuilds ``requests``, ``outputs`` and ``failures`` without primary keys. DuckDB
+keeps primary-key indexes (ART) whole in memory, ≈ 70–110 bytes per key: a 1,000,000-row store
+held ≈ 300 MB of them, and an out-of-memory COMMIT corrupts them. Uniqueness is the store's
+writer's job instead (:meth:`enrich.store.Store.write`): a cache key is stored once (checked on
+``requests.key_hash``, a BIGINT a scan reads at ≈ 6 ms per million rows, against ≈ 45 ms for the
+32-character key), a row's output once (a run's row ids are unique and the runner skips stored
+rows), and a row's failure is replaced, not added.
 """
 
 import re
@@ -16,6 +24,10 @@ from enrich.errors import StoreError
 
 if TYPE_CHECKING:
     import duckdb
+
+KEY_HASH_SQL = "coalesce(TRY_CAST('0x' || left({}, 15) AS BIGINT), 0)"
+"""SQL for ``requests.key_hash``, the indexable form of a cache key: its first 15 hex digits as a
+BIGINT (see :func:`enrich.store.keys.key_hash`, which computes the same in Python)."""
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables", """
@@ -120,6 +132,58 @@ CREATE TABLE match_scores (
     created_at TIMESTAMP NOT NULL,
     PRIMARY KEY (run_id, pair_id)
 );
+"""),
+    (4, "results tables without primary-key indexes", """
+ALTER TABLE requests RENAME TO requests_v3;
+CREATE TABLE requests (
+    key VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    row_id VARCHAR NOT NULL,
+    prompt_name VARCHAR NOT NULL,
+    prompt_version VARCHAR NOT NULL,
+    model VARCHAR NOT NULL,
+    backend VARCHAR NOT NULL,
+    params JSON,
+    messages JSON,
+    response JSON,
+    content VARCHAR,
+    output JSON NOT NULL,
+    logprobs JSON,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    latency_ms DOUBLE,
+    sends INTEGER,
+    finish_reason VARCHAR,
+    created_at TIMESTAMP NOT NULL,
+    key_hash BIGINT NOT NULL
+);
+INSERT INTO requests SELECT *, """ + KEY_HASH_SQL.format("key") + """ FROM requests_v3;
+DROP TABLE requests_v3;
+ALTER TABLE outputs RENAME TO outputs_v3;
+CREATE TABLE outputs (
+    run_id VARCHAR NOT NULL,
+    row_id VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    cached BOOLEAN NOT NULL,
+    input JSON,
+    created_at TIMESTAMP NOT NULL
+);
+INSERT INTO outputs SELECT * FROM outputs_v3;
+DROP TABLE outputs_v3;
+ALTER TABLE failures RENAME TO failures_v3;
+CREATE TABLE failures (
+    run_id VARCHAR NOT NULL,
+    row_id VARCHAR NOT NULL,
+    key VARCHAR,
+    error_kind VARCHAR NOT NULL,
+    message VARCHAR NOT NULL,
+    content VARCHAR,
+    sends INTEGER,
+    input JSON,
+    created_at TIMESTAMP NOT NULL
+);
+INSERT INTO failures SELECT * FROM failures_v3;
+DROP TABLE failures_v3;
 """),
 ]
 

@@ -102,28 +102,6 @@ class PendingWrites:
             self.failures[column].append(value)
         self.rows += 1
 
-    def parts(self, checked: bool = True) -> list[tuple[str, dict[str, list[Any]], str]]:
-        """(table name, columns, conflict clause) for every non-empty part.
-
-        Args:
-            checked: guard the ``requests`` and ``outputs`` inserts with ``ON CONFLICT DO
-                NOTHING``. A run never writes a key or a row twice, so the store first inserts
-                unchecked (DuckDB's conflict check costs about as much as the insert itself)
-                and only falls back to checked inserts if that raises a constraint error.
-        """
-        parts = []
-        skip = "ON CONFLICT DO NOTHING" if checked else ""
-        if self.requests["key"]:
-            parts.append(("requests", self.requests, skip))
-        if self.outputs["row_id"]:
-            parts.append(("outputs", self.outputs, skip))
-        if self.failures["row_id"]:
-            parts.append(("failures", self.failures,
-                          "ON CONFLICT (run_id, row_id) DO UPDATE SET error_kind = "
-                          "excluded.error_kind, message = excluded.message, content = "
-                          "excluded.content, sends = excluded.sends, created_at = "
-                          "excluded.created_at"))
-        return parts
 
 RESEND_KINDS = TRANSIENT_KINDS
 """Failure kinds a plain rerun sends again: the server's trouble (connection, timeout,

@@ -231,6 +231,8 @@ class Runner:
             self._maybe_close_stream()
 
     async def _enqueue_batch(self, feed: RowFeed, batch: list[SourceRow]) -> None:
+        writer = self._writer
+        assert writer is not None
         self._done_keys.prune()
         plan, now = self.plan, now_us()
         rendered, failures = await feed.render(batch, now, self._stopping)
@@ -254,6 +256,8 @@ class Runner:
                 continue
             if self._inflight.join(key, row_id, input_json):
                 continue
+            if writer.pending.rows >= writer.high_water:
+                await writer.room()  # the store is behind: wait for it
             await self._inflight.add(key, messages_json, row_id, input_json)
             self._requests.put(LLMRequest(key, row_id, messages, plan.params,
                                           plan.schema.json_schema, plan.schema.name))

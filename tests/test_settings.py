@@ -18,7 +18,7 @@ def test_environment_variables_fill_unset_fields(monkeypatch: pytest.MonkeyPatch
     settings = EnrichSettings()
     assert settings.db == tmp_path / "x.duckdb"
     assert settings.n_threads == 3
-    assert settings.store_location() == (tmp_path / "x.duckdb", "ENRICH_DB")
+    assert settings.store_location() == (tmp_path / "x.duckdb", "ENRICH_DB", None)
     assert settings.store_location(Path("~/y.duckdb")).origin == "--db"
 
 
@@ -31,7 +31,7 @@ def test_defaults_without_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("ENRICH_DB", "ENRICH_CACHE_DIR", "ENRICH_N_THREADS", "ENRICH_DATA"):
         monkeypatch.delenv(name, raising=False)
     settings = EnrichSettings()
-    assert settings.store_location() == (Path("enrich.duckdb"), "default")
+    assert settings.store_location() == (Path("enrich.duckdb"), "default", None)
     assert settings.cache_dir == Path.home() / ".cache" / "enrich"
 
 

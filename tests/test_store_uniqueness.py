@@ -130,3 +130,24 @@ def test_a_store_from_before_migration_4_keeps_its_rows(tmp_path: Path) -> None:
         assert not store.sql("SELECT * FROM duckdb_constraints() WHERE table_name IN "
                              "('requests', 'outputs', 'failures') AND constraint_type = "
                              "'PRIMARY KEY'").fetchall()
+
+
+def test_the_integrity_check_finds_a_duplicate_written_around_the_writer(tmp_path: Path
+                                                                        ) -> None:
+    from enrich.store.queries import consistency_problems
+
+    with Store(tmp_path / "s.duckdb") as store:
+        store.create_run({"run_id": "run", "job_name": "j", "fingerprint": "f",
+                          "prompt_name": "p", "prompt_version": "v", "schema_name": "S",
+                          "backend": "b", "model": "m", "rows_total": 1})
+        pending = PendingWrites("run")
+        pending.add_request(_request(_key("a"), "1"))
+        pending.add_output("1", _key("a"), False, None, 0)
+        store.write(pending)
+        assert consistency_problems(store) == {}
+        store.sql("INSERT INTO outputs SELECT * FROM outputs")
+        store.sql("INSERT INTO requests SELECT * REPLACE (0 AS key_hash) FROM requests")
+        problems = consistency_problems(store)
+    assert problems["request keys stored twice"] == 1
+    assert problems["rows with two outputs"] == 1
+    assert problems["request hashes that do not match their key"] == 1

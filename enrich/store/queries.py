@@ -3,6 +3,7 @@
 import os
 from typing import Any
 
+from enrich.store.migrations import KEY_HASH_SQL
 from enrich.store.store import Store
 
 # One home for a run's counts: `enrich status`, the run summary, `enrich tasks summary` and the
@@ -130,6 +131,14 @@ CHECKS = {
                                              "error_kind = '')",
     "runs with an unknown status": "SELECT count(*) FROM runs WHERE status NOT IN ('running', "
                                    "'interrupted', 'finished', 'failed')",
+    # the results tables have no primary keys (migration 4): the writer keeps them unique
+    "request keys stored twice": "SELECT count(*) - count(DISTINCT key) FROM requests",
+    "rows with two outputs": "SELECT count(*) FROM (SELECT run_id, row_id FROM outputs "
+                             "GROUP BY ALL HAVING count(*) > 1)",
+    "rows with two failures": "SELECT count(*) FROM (SELECT run_id, row_id FROM failures "
+                              "GROUP BY ALL HAVING count(*) > 1)",
+    "request hashes that do not match their key": "SELECT count(*) FROM requests WHERE "
+                                                  "key_hash <> " + KEY_HASH_SQL.format("key"),
 }
 
 

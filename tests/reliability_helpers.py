@@ -171,6 +171,19 @@ def summary_number(text: str, label: str) -> int:
 # -- looking into the store ----------------------------------------------------------------------
 
 
+def apply_old_migrations(con: duckdb.DuckDBPyConnection, version: int,
+                         extra: dict[int, str] | None = None) -> None:
+    """Give ``con`` the tables of a store written by an enrich whose last migration was
+    ``version`` (``extra``: SQL run with a migration, e.g. the views old migrations made)."""
+    from enrich.store.migrations import MIGRATIONS
+
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
+                "applied_at TIMESTAMP)")
+    for number, name, ddl in MIGRATIONS[:version]:
+        con.execute(ddl + (extra or {}).get(number, ""))
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, name])
+
+
 def table_counts(db: Path) -> dict[str, int]:
     """Rows per table (all zero when the file does not exist)."""
     if not db.exists():

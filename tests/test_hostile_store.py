@@ -17,7 +17,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_helpers import job_yaml, make_project, run_cli, write_job
+from reliability_helpers import apply_old_migrations, job_yaml, make_project, run_cli, write_job
 
 from enrich.errors import StoreError
 from enrich.store import Store
@@ -190,11 +190,7 @@ def test_our_own_stores_still_open_and_older_ones_migrate(tmp_path: Path,
         assert store.schema_version() == MIGRATIONS[-1][0]
     old = tmp_path / "old.duckdb"
     with duckdb.connect(str(old)) as con:
-        con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
-                    "applied_at TIMESTAMP)")
-        for version, name, ddl in MIGRATIONS[:2]:
-            con.execute(ddl)
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+        apply_old_migrations(con, 2)
     with Store(old) as store:
         assert store.schema_version() == MIGRATIONS[-1][0]
     empty = tmp_path / "empty.duckdb"

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reliability_helpers import apply_old_migrations
 
 from enrich.store import Store
 from enrich.store.migrations import MIGRATIONS
@@ -107,11 +108,7 @@ def test_any_order_of_batches_stores_each_key_once(tmp_path_factory, picks: list
 def test_a_store_from_before_migration_4_keeps_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "v3.duckdb"
     with duckdb.connect(str(path)) as con:
-        con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
-                    "applied_at TIMESTAMP)")
-        for version, name, ddl in MIGRATIONS[:3]:
-            con.execute(ddl)
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+        apply_old_migrations(con, 3)
         keys = [_key(str(n)) for n in range(50)]
         con.execute("INSERT INTO requests (key, run_id, row_id, prompt_name, prompt_version, "
                     "model, backend, output, created_at) SELECT unnest($k), 'old', "

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from reliability_helpers import apply_old_migrations
 
 from enrich.errors import StoreError
 from enrich.store import Store
@@ -130,11 +131,7 @@ def _views(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
 def _old_store(path: Path) -> None:
     """A store as enrich before issue 18 wrote it, with one item_metadata row."""
     with duckdb.connect(str(path)) as con:
-        con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
-                    "applied_at TIMESTAMP)")
-        for version, name, ddl in MIGRATIONS[:3]:  # (4 came later: opening applies it)
-            con.execute(ddl + OLD_VIEWS.get(version, ""))
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+        apply_old_migrations(con, 3, OLD_VIEWS)  # (4 came later: opening applies it)
         con.execute("INSERT INTO runs (run_id, job_name, fingerprint, task, prompt_name, "
                     "prompt_version, schema_name, backend, model, status, started_at) VALUES "
                     "('r1', 'items', 'f', 'item_metadata', 'item_metadata', 'v1', "

@@ -16,8 +16,9 @@ from typing import Any
 import duckdb
 
 from enrich.errors import StoreError
+from enrich.store.batch_sql import stored_keys, write_batch
 from enrich.store.memory import set_cap
-from enrich.store.migrations import KEY_HASH_SQL, MIGRATIONS, create_task_views
+from enrich.store.migrations import MIGRATIONS, create_task_views
 from enrich.store.opening import check_file, check_schema, inspect_store, open_error, where
 from enrich.store.pending import RESEND_KINDS, PendingWrites
 
@@ -53,43 +54,10 @@ def _store_error(path: Path, exc: Exception, origin: str = "--db") -> StoreError
                       "check the path, or move the file aside and run again")
 
 
-
-
 def _number(cursor: duckdb.DuckDBPyConnection) -> int:
     """The one number a query returns (a count; rows inserted by an INSERT); 0 for none."""
     row = cursor.fetchone()
     return int(row[0]) if row and row[0] is not None else 0
-
-
-def _insert_columns(columns: dict[str, list[Any]]) -> tuple[str, str, dict[str, Any]]:
-    """(column names, SELECT expressions named as the columns, parameters) to insert a batch
-    held as columns.
-
-    A column whose values are all equal in the batch (run id, model, parameters, ...) is bound
-    as one scalar instead of a list: DuckDB converts list parameters value by value, and about
-    half of a result's columns are constant within a run.
-    """
-    exprs, params = [], {}
-    rows = len(next(iter(columns.values())))
-    for index, name in enumerate(columns):
-        values = columns[name]
-        # (the first column stays a list when there are several rows: it sets the row count)
-        constant = (index > 0 or rows == 1) and values.count(values[0]) == rows
-        params[name] = values[0] if constant else values
-        expr = f"${name}" if constant else f"unnest(${name})"
-        exprs.append(f"{f'make_timestamp({expr})' if name == 'created_at' else expr} AS {name}")
-    return ", ".join(columns), ", ".join(exprs), params
-
-
-def _new_keys_only(columns: dict[str, list[Any]], stored: set[str]) -> dict[str, list[Any]]:
-    """The batch's request columns without keys already ``stored`` and without a key's second
-    answer in the batch (both rare: a run sends a key once and skips stored ones)."""
-    keep, seen = [], set(stored)
-    for index, key in enumerate(columns["key"]):
-        if key not in seen:
-            seen.add(key)
-            keep.append(index)
-    return {name: [values[i] for i in keep] for name, values in columns.items()}
 
 
 def _apply_migrations(con: duckdb.DuckDBPyConnection, path: Path) -> list[int]:
@@ -352,7 +320,7 @@ class Store:
                     "(SELECT unnest($kinds))) GROUP BY key",
                     {"keys": keys, "kinds": sorted(RESEND_KINDS)}).fetchall():
                 found[key] = (kind, message)
-        for key in self._stored_keys(cursor, keys):
+        for key in stored_keys(cursor, keys):
             found[key] = None
         return found
 
@@ -369,61 +337,18 @@ class Store:
             return
         try:
             try:
-                self._write_batch(pending)
+                write_batch(self.con, pending)
             except duckdb.OutOfMemoryException:
                 # a row wider than the cap allows (tens of MB): this batch alone gets room
                 self._rollback()
                 set_cap(self.con, ram_share=0.5)
                 try:
-                    self._write_batch(pending)
+                    write_batch(self.con, pending)
                 finally:
                     set_cap(self.con, self.memory_mb)
         except (duckdb.Error, OSError) as exc:
             self._rollback()
             raise _store_error(self.path, exc) from None
-
-    def _write_batch(self, pending: PendingWrites) -> None:
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        requests = pending.requests
-        if requests["key"]:
-            stored = self._stored_keys(con, requests["key"])
-            if stored or len(set(requests["key"])) < len(requests["key"]):
-                requests = _new_keys_only(requests, stored)
-        if requests["key"]:
-            names, values, params = _insert_columns(requests)
-            con.execute(f"INSERT INTO requests ({names}, key_hash) SELECT *, "
-                        f"{KEY_HASH_SQL.format('key')} FROM (SELECT {values})", params)
-        replaced = pending.outputs["row_id"] + pending.failures["row_id"]
-        if replaced and con.execute("SELECT 1 FROM failures WHERE run_id = ? LIMIT 1",
-                                    [pending.run_id]).fetchone():
-            # a row's new output or failure replaces its earlier failure (enrich retry)
-            con.execute("DELETE FROM failures WHERE run_id = $run AND row_id IN "
-                        "(SELECT unnest($ids))", {"run": pending.run_id, "ids": replaced})
-        for table, columns in (("outputs", pending.outputs), ("failures", pending.failures)):
-            if columns["row_id"]:
-                names, values, params = _insert_columns(columns)
-                con.execute(f"INSERT INTO {table} ({names}) SELECT {values}", params)
-        con.execute("COMMIT")
-
-    @staticmethod
-    def _stored_keys(cursor: duckdb.DuckDBPyConnection, keys: list[str]) -> set[str]:
-        """Which of ``keys`` the ``requests`` table holds.
-
-        First by ``key_hash`` alone (a scan of 8 bytes a row: ≈ 6 ms per million rows, where
-        reading the keys costs ≈ 35 ms); only the keys whose hash is there are then compared
-        whole, so a fresh run never reads the key column.
-        """
-        hashes = f"(SELECT {KEY_HASH_SQL.format('k')} FROM (SELECT unnest($keys) AS k))"
-        hits = [h for (h,) in cursor.execute(
-            f"SELECT DISTINCT key_hash FROM requests WHERE key_hash IN {hashes}",
-            {"keys": keys}).fetchall()]
-        if not hits:
-            return set()
-        wanted = set(keys)
-        return {key for (key,) in cursor.execute(
-            "SELECT key FROM requests WHERE key_hash IN (SELECT unnest($hits))",
-            {"hits": hits}).fetchall() if key in wanted}
 
     def _rollback(self) -> None:
         try:

@@ -161,6 +161,16 @@ def run_cli_process(args: Sequence[str], cwd: Path, env: dict[str, str] | None =
     return CliResult(process.returncode, out, err)
 
 
+def movies_job(project: Path, url: str) -> Path:
+    """``jobs/movies.yaml``: item metadata over the conftest project's movies, one repair,
+    against the OpenAI-compatible server at ``url``."""
+    job = project / "jobs" / "movies.yaml"
+    job.write_text("name: movies\nsource: {path: data/movies.csv, id_column: movie_id}\n"
+                   "prompt: item_metadata\nrepair_attempts: 1\nbackend: {kind: openai, "
+                   f"model: test-model, base_url: '{url}'}}\n", encoding="utf-8")
+    return job
+
+
 def summary_number(text: str, label: str) -> int:
     """The number after ``label`` in a run summary (``tokens in   1,234`` → 1234)."""
     found = re.search(rf"{label}\s+([\d,]+)", text)

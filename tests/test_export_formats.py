@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_helpers import run_cli_process, summary_number
+from reliability_helpers import movies_job, run_cli_process, summary_number
 
 from enrich.export import export_run
 from enrich.store import Store
@@ -123,10 +123,7 @@ def test_summary_and_status_show_the_same_tokens_and_failed_attempts_apart(
     config = FakeServerConfig(models=["test-model"], seed=SEED, record_bodies=1000,
                               faults=FaultRates(invalid_json=invalid))
     with FakeServer(config) as server:
-        job = project / "jobs" / "movies.yaml"
-        job.write_text("name: movies\nsource: {path: data/movies.csv, id_column: movie_id}\n"
-                       "prompt: item_metadata\nrepair_attempts: 1\nbackend: {kind: openai, "
-                       f"model: test-model, base_url: '{server.url}'}}\n", encoding="utf-8")
+        job = movies_job(project, server.url)
         ran = run_cli_process(["run", str(job), "--db", "e.duckdb", "-q"], project, WIDE)
         billed_in = sum(prompt_token_count(body.get("messages")) for body in server.bodies())
     assert ran.code == 0, ran.stderr

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from reliability_helpers import run_cli_process, summary_number
+from reliability_helpers import movies_job, run_cli_process, summary_number
 
 from enrich.errors import StoreError
 from enrich.store import Store
@@ -179,10 +179,7 @@ def test_status_summary_and_dashboard_agree_on_a_run_with_a_failure(project: Pat
     config = FakeServerConfig(models=["test-model"], seed=1,
                               faults=FaultRates(invalid_json=0.5))
     with FakeServer(config) as server:
-        job = project / "jobs" / "movies.yaml"
-        job.write_text("name: movies\nsource: {path: data/movies.csv, id_column: movie_id}\n"
-                       "prompt: item_metadata\nrepair_attempts: 1\nbackend: {kind: openai, "
-                       f"model: test-model, base_url: '{server.url}'}}\n", encoding="utf-8")
+        job = movies_job(project, server.url)
         ran = run_cli_process(["run", str(job), "--db", "e.duckdb", "-q"], project, WIDE)
         assert ran.code == 0, ran.stderr
         again = run_cli_process(["run", str(job), "--db", "e2.duckdb", "-q"], project, WIDE)

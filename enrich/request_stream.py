@@ -100,8 +100,12 @@ class RequestStream:
         return None
 
     def waiting(self) -> int:
-        """Requests queued, not yet handed over."""
-        return self._queue.qsize()
+        """Requests that could be handed over now: 0 while paused or at the limit (a backend
+        holding answers back, such as the HTTP backend's answer guard, must then treat itself
+        as idle and pass them on, or nothing would ever come back to lower ``out``)."""
+        if self._blocked():
+            return 0
+        return max(0, self._queue.qsize() - self.closed)  # (the end marker is no request)
 
     def _drop_queued(self) -> None:
         while not self._queue.empty():
@@ -144,7 +148,7 @@ class StreamRequests:
         return await self._stream.next()
 
     def waiting(self) -> int:
-        """Requests queued behind the next one (0: a backend may treat itself as idle)."""
+        """Requests that could be taken now (0: a backend may treat itself as idle)."""
         return self._stream.waiting() + (self._first is not None)
 
 

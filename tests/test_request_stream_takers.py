@@ -2,12 +2,17 @@
 (``StreamRequests.take``, what the HTTP backend's workers do instead of a queue of their own)."""
 
 import asyncio
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reliability_helpers import run_cli_process
+from scale_helpers import batch_project
 
 from enrich.backends.base import LLMRequest
 from enrich.request_stream import RequestStream, StreamRequests, WorkerFeed
+from enrich.testing.fake_server import FakeServer, FakeServerConfig
 
 
 def _request(i: int) -> LLMRequest:
@@ -97,3 +102,43 @@ def test_stream_requests_is_still_an_async_iterator_for_batch_backends() -> None
         return [request.key async for request in requests]
 
     assert asyncio.run(scenario()) == ["0", "1", "2", "3"]
+
+
+def test_waiting_is_zero_while_nothing_can_be_handed_over() -> None:
+    """A backend that holds answers back (the answer guard) flushes them when idle; a stream
+    at its limit, or paused, has nothing to hand over however much is queued, so it must not
+    look busy — or the held answers never come back to lower ``out`` (a deadlock)."""
+
+    async def scenario() -> list[int]:
+        stream = RequestStream(on_drop=lambda request: None)
+        stream.limit = 1
+        for i in range(3):
+            stream.put(_request(i))
+        shared = stream.iterate()
+        seen = [shared.waiting()]                  # 3 queued, none out
+        await shared.take()
+        seen.append(shared.waiting())              # at the limit: 0 although 2 are queued
+        stream.returned()
+        seen.append(shared.waiting())              # room again
+        stream.pause()
+        seen.append(shared.waiting())              # paused
+        stream.resume()
+        stream.close()
+        seen.append(shared.waiting())              # the end marker is not a request
+        return seen
+
+    assert asyncio.run(scenario()) == [3, 0, 2, 0, 2]
+
+
+@pytest.mark.parametrize("concurrency", ["1", "2"])
+def test_a_run_whose_answers_are_held_back_still_ends(tmp_path: Path, concurrency: str) -> None:
+    """A server that ignores the schema, fewer workers than rows: the guard holds the first
+    free-text answers, the stream is at its limit, and the run must still end with the one
+    error (it hung before `waiting()` said 0 at the limit)."""
+    with FakeServer(FakeServerConfig(dialect="llama-cpp-python")) as server:
+        job = batch_project(tmp_path, server.url)
+        result = run_cli_process(["run", str(job), "--db", "e.duckdb", "-q", "--server", "vllm",
+                                  "--limit", "3", "--concurrency", concurrency], tmp_path,
+                                 timeout=60)
+    assert result.code == 2, result.stderr
+    assert "ignores the output schema" in result.stderr

@@ -23,19 +23,16 @@ from enrich.commands.run import DbOption
 
 BaseUrlOption = Annotated[str | None, typer.Option(
     help="Batch API URL [env: OPENAI_BASE_URL; default: https://api.openai.com/v1]")]
-KeyOption = Annotated[str | None, typer.Option(
-    help="Environment variable holding the API key [default: the job's api_key_env, else "
-         "OPENAI_API_KEY]")]
+KeyOption = Annotated[str, typer.Option(
+    help="Environment variable holding the Batch API's key")]
 BatchOption = Annotated[list[str] | None, typer.Option(
     "--batch", help="Batch id (repeat for several) [default: the job's batches]")]
 
 
-def _client(spec: Any | None, base_url: str | None, api_key_env: str | None
-            ) -> tuple[Any, str]:
+def _client(base_url: str | None, api_key_env: str) -> tuple[Any, str]:
     from enrich.batch_files.provider import batch_client
 
-    env = api_key_env or (spec.backend.api_key_env if spec else None) or "OPENAI_API_KEY"
-    client = batch_client(base_url, env)
+    client = batch_client(base_url, api_key_env)
     return client, str(client.base_url).rstrip("/")
 
 
@@ -54,7 +51,7 @@ def submit(
     source: SourceOption = None,
     limit: LimitOption = None,
     base_url: BaseUrlOption = None,
-    api_key_env: KeyOption = None,
+    api_key_env: KeyOption = "OPENAI_API_KEY",
     window: Annotated[str, typer.Option(help="Completion window the provider accepts")] = "24h",
     max_requests: Annotated[int | None, typer.Option(
         min=1, help="Requests per batch at most [default: 50000]")] = None,
@@ -70,7 +67,7 @@ def submit(
     from enrich.batch_files.provider import provider_errors, submit_files
 
     spec = _job(job, model, source, limit)
-    client, url = _client(spec, base_url, api_key_env)
+    client, url = _client(base_url, api_key_env)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = _files_folder(db, spec.name) / f"requests-{stamp}.jsonl"
     summary = _export(spec, out, "openai", max_requests, db)
@@ -96,7 +93,7 @@ def status(
         help="Job file: show its batches [default: every batch enrich sent]")] = None,
     batch: BatchOption = None,
     base_url: BaseUrlOption = None,
-    api_key_env: KeyOption = None,
+    api_key_env: KeyOption = "OPENAI_API_KEY",
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False,
 ) -> None:
     """Show the state of a job's batches at the provider (newest first)."""
@@ -106,7 +103,7 @@ def status(
     from enrich.batch_files.provider import find_batches, provider_errors
 
     spec = _job(job, None, None, None) if job else None
-    client, url = _client(spec, base_url, api_key_env)
+    client, url = _client(base_url, api_key_env)
     with provider_errors("read the batches", url):
         batches = find_batches(client, spec.name if spec else None, batch or [])
     console = Console(soft_wrap=True)
@@ -137,7 +134,7 @@ def fetch(
     source: SourceOption = None,
     limit: LimitOption = None,
     base_url: BaseUrlOption = None,
-    api_key_env: KeyOption = None,
+    api_key_env: KeyOption = "OPENAI_API_KEY",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Download the results of the job's finished batches and store them as `enrich batch
@@ -147,7 +144,7 @@ def fetch(
     from enrich.batch_files.provider import download_results, find_batches, provider_errors
 
     spec = _job(job, model, source, limit)
-    client, url = _client(spec, base_url, api_key_env)
+    client, url = _client(base_url, api_key_env)
     console = Console(soft_wrap=True)
     with provider_errors("read the batches", url):
         batches = find_batches(client, spec.name, batch or [])

@@ -11,6 +11,7 @@ import sys
 import typer
 
 from enrich.commands import batch as batch_commands
+from enrich.commands import batch_provider as batch_provider_commands
 from enrich.commands import dashboard as dashboard_commands
 from enrich.commands import distill as distill_commands
 from enrich.commands import eval as eval_commands
@@ -58,6 +59,9 @@ app.add_typer(distill_commands.app, name="distill")
 app.add_typer(index_commands.app, name="index")
 app.command("search")(index_commands.search)
 app.add_typer(schemas_commands.app, name="schemas")
+batch_commands.app.command("submit")(batch_provider_commands.submit)
+batch_commands.app.command("status")(batch_provider_commands.status)
+batch_commands.app.command("fetch")(batch_provider_commands.fetch)
 app.add_typer(batch_commands.app, name="batch")
 
 

@@ -17,7 +17,8 @@ Example:
     ['batch_abc123']
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -80,39 +81,28 @@ def batch_client(base_url: str | None, api_key_env: str) -> Any:
     return openai.OpenAI(api_key=key, base_url=base_url, max_retries=3, timeout=600.0)
 
 
-def provider_errors(action: str, base_url: str) -> Any:
-    """A context manager turning the SDK's errors into one line that says what to do."""
-    return _ProviderErrors(action, base_url)
+@contextmanager
+def provider_errors(action: str, base_url: str) -> Iterator[None]:
+    """Turn the SDK's errors inside the block into one line that says what to do."""
+    import openai
 
-
-class _ProviderErrors:
-    def __init__(self, action: str, base_url: str):
-        self.action, self.base_url = action, base_url
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: object) -> None:
-        if exc is None:
-            return
-        import openai
-
-        where = f"the Batch API at {self.base_url}"
-        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-            raise BackendError(f"{where} rejected the API key while trying to {self.action}",
-                               "check the key in the variable named by --api-key-env") from None
-        if isinstance(exc, openai.NotFoundError):
-            raise ConfigError(f"{where} has no such object ({_said(exc)}) while trying to "
-                              f"{self.action}", "check the batch id (`enrich batch status`) "
-                              "and --base-url") from None
-        if isinstance(exc, openai.APIConnectionError):
-            raise BackendError(f"cannot reach {where} ({type(exc).__name__}) while trying to "
-                               f"{self.action}", "check --base-url and the network") from None
-        if isinstance(exc, openai.APIStatusError):
-            raise BackendError(f"{where} refused to {self.action}: HTTP {exc.status_code} "
-                               f"{_said(exc)}", "read the provider's message; nothing was "
-                               "stored") from None
+    where = f"the Batch API at {base_url}"
+    try:
+        yield
+    except (openai.AuthenticationError, openai.PermissionDeniedError):
+        raise BackendError(f"{where} rejected the API key while trying to {action}",
+                           "check the key in the variable named by --api-key-env") from None
+    except openai.NotFoundError as exc:
+        raise ConfigError(f"{where} has no such object ({_said(exc)}) while trying to "
+                          f"{action}", "check the batch id (`enrich batch status`) and "
+                          "--base-url") from None
+    except openai.APIConnectionError as exc:
+        raise BackendError(f"cannot reach {where} ({type(exc).__name__}) while trying to "
+                           f"{action}", "check --base-url and the network") from None
+    except openai.APIStatusError as exc:
+        raise BackendError(f"{where} refused to {action}: HTTP {exc.status_code} "
+                           f"{_said(exc)}", "read the provider's message; nothing was "
+                           "stored") from None
 
 
 def _said(exc: Any) -> str:

@@ -53,7 +53,7 @@ def export(
     from rich.console import Console
 
     spec = _job(job, model, source, limit)
-    summary = _export(spec, out, fmt, max_requests, db)
+    summary = export_pending(spec, out, fmt, max_requests, db)
     console = Console(soft_wrap=True)  # (lines stay whole: logs, grep)
     console.print(f"{summary.rows:,} rows: {summary.rows_cached:,} stored already, "
                   f"{summary.rows_failed_before:,} failed before (`enrich retry`), "
@@ -69,7 +69,8 @@ def export(
     console.print(f"next: {send}, then `enrich batch import {job} RESULTS.jsonl`")
 
 
-def _export(spec: Any, out: Path, fmt: str, max_requests: int | None, db: Path | None) -> Any:
+def export_pending(spec: Any, out: Path, fmt: str, max_requests: int | None,
+                   db: Path | None) -> Any:
     """Write the job's pending requests (``ExportSummary``); see ``export``."""
     import asyncio
 
@@ -103,10 +104,10 @@ def import_(
     """Store a batch's results as a live run would: validation, repair, task fields, failure
     rows. Rows missing from the files (or expired) stay pending; importing again is safe.
     """
-    _import_files(_job(job, model, source, limit), results, db, quiet=quiet)
+    import_files(_job(job, model, source, limit), results, db, quiet=quiet)
 
 
-def _import_files(spec: Any, results: list[Path], db: Path | None, *, quiet: bool) -> None:
+def import_files(spec: Any, results: list[Path], db: Path | None, *, quiet: bool) -> None:
     """Store results files as a live run would, then print what was read and stored."""
     from rich.console import Console
 
@@ -142,14 +143,3 @@ def _import_files(spec: Any, results: list[Path], db: Path | None, *, quiet: boo
     if outcome.summary.pending:
         console.print(f"{outcome.summary.pending:,} rows have no result in these files: "
                       f"`enrich batch export {job}` writes their requests again")
-
-
-def _register_provider_commands() -> None:
-    from enrich.commands import batch_provider
-
-    app.command("submit")(batch_provider.submit)
-    app.command("status")(batch_provider.status)
-    app.command("fetch")(batch_provider.fetch)
-
-
-_register_provider_commands()

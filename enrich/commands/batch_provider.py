@@ -15,9 +15,9 @@ from enrich.commands.batch import (
     LimitOption,
     ModelOption,
     SourceOption,
-    _export,
-    _import_files,
     _job,
+    export_pending,
+    import_files,
 )
 from enrich.commands.run import DbOption
 
@@ -70,7 +70,7 @@ def submit(
     client, url = _client(base_url, api_key_env)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = _files_folder(db, spec.name) / f"requests-{stamp}.jsonl"
-    summary = _export(spec, out, "openai", max_requests, db)
+    summary = export_pending(spec, out, "openai", max_requests, db)
     console = Console(soft_wrap=True)
     if not summary.files:
         console.print(f"nothing to send: all {summary.rows:,} rows of `{spec.name}` have a "
@@ -114,8 +114,8 @@ def status(
     if not batches:
         console.print(f"no batches of {f'`{spec.name}`' if spec else 'enrich'} at {url}")
         return
-    table = Table("job", "status", "done", "failed", "total", "created (UTC)")
-    table.columns.insert(0, Column("batch", no_wrap=True))
+    table = Table(Column("batch", no_wrap=True), "job", "status", "done", "failed", "total",
+                  "created (UTC)")
     for found in batches:
         table.add_row(found.id, found.job or "", found.status, f"{found.completed:,}",
                       f"{found.failed:,}", f"{found.total:,}",
@@ -164,4 +164,4 @@ def fetch(
         console.print(f"{found.id}: {found.status}, {len(got)} file(s) → {folder}")
         files += got
     if files:
-        _import_files(spec, files, db, quiet=quiet)
+        import_files(spec, files, db, quiet=quiet)

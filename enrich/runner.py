@@ -26,6 +26,7 @@ from enrich.backend_session import BackendFactory, BackendSession
 from enrich.backends.base import Backend, LLMRequest, LLMResult
 from enrich.batch_writer import BatchWriter
 from enrich.errors import BackendError, EnrichError
+from enrich.gc_pacing import DEFAULT_GC_YOUNG, paced_collections
 from enrich.inflight import InFlightTable, RecentKeys
 from enrich.plan import RunPlan
 from enrich.progress import RunCounters, RunProgress, RunSummary
@@ -57,12 +58,14 @@ class Runner:
         grace_s: after a stop, how long requests in flight may take to come back.
         server_wait_s: how long to wait for a server that stopped answering (default: the
             job's ``backend.server_wait_s``).
+        gc_young: GC young-generation threshold during the run (:mod:`enrich.gc_pacing`).
     """
 
     def __init__(self, plan: RunPlan, store: Store, backend: Backend | BackendFactory, *,
                  console: Console | None = None, retry_run: str | None = None,
                  flush_rows: int = 512, flush_interval: float = 0.2, batch_rows: int = 1000,
-                 grace_s: float = 2.0, server_wait_s: float | None = None):
+                 grace_s: float = 2.0, server_wait_s: float | None = None,
+                 gc_young: int | None = DEFAULT_GC_YOUNG):
         self.plan = plan
         self.store = store
         self.console = console
@@ -71,6 +74,7 @@ class Runner:
         self.flush_interval = flush_interval
         self.batch_rows = batch_rows
         self.grace_s = grace_s
+        self.gc_young = gc_young
         self.counters = RunCounters()
         self.run_id = ""
         self._requests = RequestStream(on_drop=self._dropped)
@@ -119,8 +123,9 @@ class Runner:
             self.counters.already_done = already_done(self.store, self.run_id,
                                                       bool(self.retry_run))
             description = f"{self.plan.job.name} ({self.run_id})"
-            with RunProgress(rows_total, description, self.console) as progress:
-                status = await self._run_tasks(progress)
+            with RunProgress(rows_total, description, self.console) as bar, \
+                    paced_collections(self.gc_young):
+                status = await self._run_tasks(bar)
             if status == "finished":
                 await asyncio.to_thread(self.plan.task.finalize, self.store, self.run_id,
                                         self.console, self.backend)

@@ -10,6 +10,8 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from enrich.gc_pacing import DEFAULT_GC_YOUNG
+
 ENV_PREFIX = "ENRICH_"
 
 
@@ -65,6 +67,8 @@ class EnrichSettings(BaseModel):
     store_memory_mb: int | None = Field(
         default=None, ge=32, description="DuckDB memory cap of a writing store in MiB (raise "
         "it for rows with fields of tens of MB)")
+    gc_young: int = Field(default=DEFAULT_GC_YOUNG, ge=0, description="young-generation GC "
+                          "threshold during a run (0: the interpreter's; enrich/gc_pacing.py)")
     debug: bool = False
 
     def __init__(self, **values: Any) -> None:

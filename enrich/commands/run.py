@@ -138,7 +138,7 @@ def _run_job(job: Any, db: Path | None, *, quiet: bool, retry_run: str | None) -
                                   logprobs=bool(plan.params.get("logprobs")))
 
         runner = Runner(plan, store, backend, console=None if quiet else console,
-                        retry_run=retry_run)
+                        retry_run=retry_run, gc_young=settings.gc_young)
         since = now_us()
         summary = asyncio.run(runner.run())
         # the totals `enrich status` shows, and failed attempts' tokens apart from them

@@ -23,6 +23,7 @@ from enrich.commands import run as run_commands
 from enrich.commands import schemas as schemas_commands
 from enrich.commands import status as status_commands
 from enrich.commands import tasks as tasks_commands
+from enrich.gc_pacing import configured_young, paced_collections
 
 app = typer.Typer(
     name="enrich",
@@ -118,7 +119,8 @@ def main() -> None:
     except ValueError:  # not the main thread
         pass
     try:
-        code = app(standalone_mode=False)
+        with paced_collections(configured_young(os.environ)):  # see enrich/gc_pacing.py
+            code = app(standalone_mode=False)
     except EnrichError as exc:
         if debug:
             raise

@@ -10,7 +10,7 @@ from fakes import FakeBackend, valid_item_metadata
 from test_runner import run_job
 
 from enrich.backends.base import LLMRequest, LLMResult
-from enrich.gc_pacing import paced_collections
+from enrich.gc_pacing import configured_young, paced_collections
 from enrich.settings import EnrichSettings
 
 
@@ -70,3 +70,25 @@ def test_the_setting_comes_from_enrich_gc_young(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("ENRICH_GC_YOUNG", "-5")
     with pytest.raises(Exception, match="ENRICH_GC_YOUNG"):
         EnrichSettings()
+
+
+@pytest.mark.parametrize(("value", "young"), [("", 10_000), ("0", None), ("25000", 25_000),
+                                              ("lots", 10_000)])
+def test_the_command_line_reads_the_variable_before_its_settings(value: str,
+                                                                 young: int | None) -> None:
+    assert configured_young({"ENRICH_GC_YOUNG": value} if value else {}) == young
+
+
+@pytest.mark.usefixtures("default_thresholds")
+def test_the_command_paces_its_whole_process_and_restores_it(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]
+                                                             ) -> None:
+    from enrich import cli
+
+    seen: list[int] = []
+    monkeypatch.setattr(cli, "app", lambda **_: seen.append(gc.get_threshold()[0]) or 0)
+    monkeypatch.setenv("ENRICH_GC_YOUNG", "30000")
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code in (0, None)
+    assert seen == [30_000] and gc.get_threshold() == (700, 10, 10)

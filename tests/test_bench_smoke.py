@@ -56,3 +56,23 @@ def test_smoke_run_of_targets_1_and_3(tmp_path: Path) -> None:
     assert rerun["server_requests"] == 0 and rerun["cached"] == 200, rerun
     assert "| 1 | `enrich run` vs bare aiohttp" in result.stdout
     assert (tmp_path / "RESULTS.md").read_text().startswith("# Benchmark results")
+
+
+def test_the_scale_table_reports_the_median_pair_not_the_best() -> None:
+    from bench.at_scale import markdown
+
+    def sample(client: str, rows_per_s: float, rss: float) -> dict:
+        return {"client": client, "rows": 1000, "concurrency": 256, "valid": 1000,
+                "wall_s": 1000 / rows_per_s, "run_s": 1000 / rows_per_s, "cpu_s": 0.2,
+                "peak_rss_mb": rss, "loadavg": "1 1 1"}
+
+    pairs = [{"round": i + 1, "concurrency": 256, "enrich": sample("enrich run", ours, rss),
+              "bare": sample("bare aiohttp", 1000, 90)}
+             for i, (ours, rss) in enumerate([(950, 180), (700, 210), (820, 150)])]
+    results = {"rows": 1000, "big_rows": 0, "command": "python -m bench.at_scale",
+               "started": "s", "finished": "f", "load_start": "", "load_end": "",
+               "machine": {"cpu": "cpu", "cores": 2}, "pairs": pairs}
+    text = markdown(results)
+    assert "0.82× whole process, median pair" in text
+    assert "pairs in order: 0.95×, 0.70×, 0.82×" in text
+    assert "210 MB, highest of its runs" in text  # the worst run, not the median pair's

@@ -87,10 +87,11 @@ def _apply_migrations(con: duckdb.DuckDBPyConnection, path: Path) -> list[int]:
     return applied
 
 
-def _create_store_file(path: Path) -> None:
+def _create_store_file(path: Path) -> bool:
     """Create a new store under a temporary name with every table, then link it into place, so
-    a store file never exists without its tables, whenever the process dies. (If another
-    process created the file meanwhile, that one is used; its lock then decides who writes.)"""
+    a store file never exists without its tables, whenever the process dies; True when the
+    file in place is the one made here. (If another process created the file meanwhile, that
+    one is used; its lock then decides who writes.)"""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.creating")
     tmp.unlink(missing_ok=True)
     with duckdb.connect(str(tmp)) as con:
@@ -98,6 +99,7 @@ def _create_store_file(path: Path) -> None:
     try:
         if not Path(f"{tmp}.wal").exists():  # (closing checkpoints: everything is in the file)
             os.link(tmp, path)
+            return True
     except FileExistsError:
         pass
     except OSError:  # no hard links on this file system: create it in place
@@ -105,6 +107,7 @@ def _create_store_file(path: Path) -> None:
     finally:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
+    return False
 
 
 class Store:
@@ -133,6 +136,7 @@ class Store:
                              + ("pass --db PATH" if origin != "ENRICH_DB"
                                 else "set ENRICH_DB to an existing store"))
         check_file(self.path, origin)  # nothing is written to a file that is not ours
+        self._created = False
         self.con = self._connect(origin)
         if read_only:
             try:
@@ -146,11 +150,12 @@ class Store:
                 raise StoreError(f"no runs in {where(self.path, origin)} yet (it has no "
                                  "tables)", "run a job first, or pass --db PATH")
         else:
-            try:
-                self.migrate()
-            except StoreError:
-                self.con.close()
-                raise
+            if not self._created:  # (a file made whole just now has nothing to migrate)
+                try:
+                    self.migrate()
+                except StoreError:
+                    self.con.close()
+                    raise
             self.memory_mb = set_cap(self.con, memory_mb)  # see enrich/store/memory.py
 
     def _connect(self, origin: str) -> duckdb.DuckDBPyConnection:
@@ -163,7 +168,7 @@ class Store:
                 inspect_store(self.path, origin)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
-                _create_store_file(self.path)
+                self._created = _create_store_file(self.path)
             return duckdb.connect(str(self.path))
         except duckdb.Error as exc:
             raise (open_error(self.path, origin, exc)

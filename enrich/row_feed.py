@@ -55,6 +55,7 @@ class RowFeed:
         self.run_id = run_id
         self.retry_failed = retry_failed
         self.batch_rows = batch_rows
+        self.skipped = 0  # source rows the run had stored before
         self._first_row = True
 
     async def batches(self) -> AsyncIterator[list[SourceRow]]:
@@ -77,6 +78,7 @@ class RowFeed:
                 return
             ids = [str(row[id_column]) for row in batch]
             todo = [(rid, row) for rid, row in zip(ids, batch, strict=True) if rid not in done]
+            self.skipped += len(batch) - len(todo)
             if todo:
                 yield todo
 

@@ -229,7 +229,9 @@ class RowSource:
                 )
         if not is_glob(relative) and not path.exists():
             raise SourceError(f"{self.job.path}: source file not found: {path}",
-                              "check `source.path` (relative paths start at the project root)")
+                              f"check `source.path`: a relative path starts at the project "
+                              f"root, {self.job.root} (the nearest folder above the job file "
+                              "that holds `prompts/`, else the job file's own folder)")
         if path.is_file() and path.stat().st_size == 0:
             raise SourceError(f"{self.job.path}: source file {path} is empty",
                               "add rows to it (a CSV needs a header line and one line per row)")

@@ -243,3 +243,38 @@ def test_output_lines_read_every_documented_error_shape() -> None:
     assert expired.error_code() == "batch_expired" and expired.response is None
     with pytest.raises(ValueError):
         BatchOutputLine.model_validate({"id": "x", "response": None})  # no custom_id
+
+
+def test_an_import_that_matches_no_request_says_so_and_leaves_nothing(tmp_path: Path) -> None:
+    """Results exported with another --model (or from another job) answer none of this job's
+    requests: one line naming the cause, no run left behind; a file imported before is not
+    mistaken for one."""
+    job = batch_project(tmp_path)
+    requests = tmp_path / "requests.jsonl"
+    export = run_cli(["batch", "export", str(job), "--out", str(requests), "--db", "e.duckdb",
+                      "--model", "other-model", "--limit", "5"], tmp_path)
+    assert export.code == 0, export.stderr
+    # the hint repeats the options that chose the requests
+    assert "--db e.duckdb --model other-model --limit 5`" in export.stdout, export.stdout
+    run_batch(requests, tmp_path / "out.jsonl", flavour="openai",
+              config=FakeServerConfig(models=["other-model"]))
+    wrong = run_cli(["batch", "import", str(job), str(tmp_path / "out.jsonl"), "--db",
+                     "e.duckdb", "-q"], tmp_path)
+    assert wrong.code == 2 and "none of the 5 requests in these files" in wrong.stderr
+    assert "--model" in wrong.stderr and "Traceback" not in wrong.stderr
+    with duckdb.connect(str(tmp_path / "e.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+    right = run_cli(["batch", "import", str(job), str(tmp_path / "out.jsonl"), "--db",
+                     "e.duckdb", "--model", "other-model", "--limit", "5", "-q"], tmp_path)
+    assert right.code == 0 and "finished" in right.stdout, right.stdout + right.stderr
+    # the same file again for the whole job: its 5 prompts were stored before (15 of the 24
+    # rows render them), the other 9 rows are pending, and the hint carries the options given
+    rest = run_cli(["batch", "import", str(job), str(tmp_path / "out.jsonl"), "--db",
+                    "e.duckdb", "--model", "other-model", "-q"], tmp_path)
+    assert rest.code == 0, rest.stderr
+    assert "9 rows left; they have no result in these files: `enrich batch export" in \
+        rest.stdout and "--db e.duckdb --model other-model`" in rest.stdout, rest.stdout
+    again = run_cli(["batch", "export", str(job), "--out", str(tmp_path / "more.jsonl"),
+                     "--db", "e.duckdb", "--model", "other-model"], tmp_path)
+    assert again.code == 0 and "24 rows: 15 stored by the job's unfinished run" in \
+        again.stdout, again.stdout

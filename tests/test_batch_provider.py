@@ -38,6 +38,7 @@ def test_submit_status_fetch_stores_what_a_live_run_stores(tmp_path: Path) -> No
         sent = _cli(["batch", "submit", str(job), "--db", "e.duckdb"], batch_dir, api)
         assert sent.code == 0, sent.stderr
         assert "sent 9 requests" in sent.stdout and len(api.batches) == 1
+        assert "`enrich batch fetch" in sent.stdout and "--db e.duckdb`" in sent.stdout
         (batch,) = api.batches.values()
         assert batch["metadata"]["enrich_job"] == "movies"
         assert list((batch_dir / "batches" / "movies").glob("requests-*.jsonl"))
@@ -52,6 +53,8 @@ def test_submit_status_fetch_stores_what_a_live_run_stores(tmp_path: Path) -> No
         assert (state["total"], state["completed"], state["failed"]) == (9, 8, 1)
         table = _cli(["batch", "status", str(job)], batch_dir, api)
         assert table.code == 0 and batch["id"] in table.stdout
+        # piped, the table keeps its words whole (rich fits it to 80 columns otherwise)
+        assert " completed " in table.stdout and "…" not in table.stdout, table.stdout
         done = _cli(["batch", "fetch", str(job), "--db", "e.duckdb", "-q"], batch_dir, api)
         assert done.code == 0, done.stderr
         assert "8 answers" in done.stdout and "1 not run" in done.stdout, done.stdout
@@ -74,12 +77,15 @@ def test_the_provider_errors_are_one_line_that_says_what_to_do(tmp_path: Path) -
         rejected = _cli(["batch", "submit", str(job), "--db", "e.duckdb"], tmp_path, api)
         assert rejected.code != 0 and "rejected the API key" in rejected.stderr
         assert "Traceback" not in rejected.stderr
+        # nothing was sent: no request file is left to look as if it had been
+        assert not list((tmp_path / "batches").rglob("requests-*.jsonl"))
         unknown = run_cli(["batch", "status", "--batch", "batch_nope", "--base-url", api.url,
                            "--api-key-env", "TEST_BATCH_KEY"], tmp_path,
                           env={"TEST_BATCH_KEY": "sk-other"})
         assert unknown.code != 0 and "no such object" in unknown.stderr, unknown.stderr
     missing = run_cli(["batch", "status", "--api-key-env", "NOT_SET_ANYWHERE"], tmp_path)
     assert missing.code != 0 and "NOT_SET_ANYWHERE is not set" in missing.stderr
+    assert "--api-key-env" in missing.stderr and "api_key_env`" not in missing.stderr
     down = run_cli(["batch", "status", "--base-url", "http://127.0.0.1:9/v1",
                     "--api-key-env", "TEST_BATCH_KEY"], tmp_path, env=KEY)
     assert down.code != 0 and "cannot reach" in down.stderr, down.stderr

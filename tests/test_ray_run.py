@@ -78,7 +78,7 @@ def test_scaled_run_stores_what_a_local_run_stores(tmp_path: Path) -> None:
     assert (again.cached, again.counters.requests_sent) == (summary.ok + summary.cached, 0)
     with Store(tmp_path / "ray" / "e.duckdb", read_only=True) as store:
         assert consistency_problems(store) == {}
-    assert not any((tmp_path / "ray" / "work").iterdir())  # the attempt's files are gone
+    assert not (tmp_path / "ray" / "work").exists()  # the attempt's files and folders are gone
 
 
 def test_a_rerun_after_a_crash_loads_what_workers_finished_and_sends_the_rest(
@@ -257,4 +257,4 @@ def test_ray_run_equals_the_local_run_and_a_killed_worker_loses_nothing(tmp_path
     assert sent >= 9  # (the killed worker's batch was answered again)
     check = run_cli(["status", "--db", "e.duckdb", "--check", "--json"], root)
     assert check.code == 0 and orjson.loads(check.stdout)["problems"] == {}
-    assert not list((root / "e.duckdb.scale").rglob("*.parquet"))
+    assert not (root / "e.duckdb.scale").exists()  # a finished run leaves no work folder

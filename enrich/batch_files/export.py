@@ -41,7 +41,8 @@ class ExportSummary(BaseModel):
     """What ``enrich batch export`` wrote."""
 
     job: str
-    rows: int = 0
+    rows: int = 0  # rows to do (not stored by the job's unfinished run)
+    rows_stored: int = 0  # rows the job's unfinished run has stored
     rows_cached: int = 0
     rows_failed_before: int = 0
     rows_not_renderable: int = 0
@@ -179,4 +180,5 @@ async def export_requests(plan: RunPlan, store: Store, out: Path, fmt: Format,
         raise
     summary.files = [str(p) for p in files.close()]
     summary.requests = len(written)
+    summary.rows_stored = feed.skipped
     return summary

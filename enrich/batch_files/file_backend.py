@@ -40,6 +40,7 @@ class ResultsFileBackend:
         self.model = model
         self.concurrency = 256
         self.answered: set[str] = set()
+        self.found = 0  # requests the files hold a line for (answered, failed or not run)
 
     async def start(self) -> None:
         """Nothing to load or reach."""
@@ -55,6 +56,7 @@ class ResultsFileBackend:
     def answer(self, request: LLMRequest) -> LLMResult:
         """The file's result for ``request`` (see the module docstring)."""
         outcome = self.results.outcomes.get(request.key)
+        self.found += outcome is not None and request.attempt == 0
         if outcome is None or outcome.status == "not_run":
             why = outcome.error if outcome is not None else "not in the results file"
             return LLMResult(request, error_kind=UNANSWERED, error=why, sends=0)

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from enrich.batch_files.file_backend import ResultsFileBackend
 from enrich.batch_files.results import ResultsIndex
+from enrich.errors import ConfigError
 from enrich.plan import RunPlan
 from enrich.progress import RunSummary
 from enrich.runner import Runner
@@ -62,4 +63,15 @@ def import_results(plan: RunPlan, store: Store, results: ResultsIndex,
         return ImportOutcome(None, finished_run=done)
     backend = ResultsFileBackend(results, plan.job.backend.model)
     summary = asyncio.run(Runner(plan, store, backend, console=console).run())
+    if results.outcomes and summary.pending and not backend.found \
+            and not store.known_keys(list(results.outcomes)):  # (not a file imported before)
+        if not summary.resumed:
+            store.discard_run(summary.run_id)  # (only if it stored nothing)
+        raise ConfigError(
+            f"none of the {len(results.outcomes):,} requests in these files is a request of "
+            f"`{plan.job.name}` as it stands ({summary.pending:,} rows have no result): a "
+            "line's custom_id is the request's cache key, which changes with the model, the "
+            "prompt, its parameters and the row",
+            "import with the same job file and the same --model, --source and --limit as the "
+            "export (and the prompt files unchanged since)")
     return ImportOutcome(summary, used=len(backend.answered))

@@ -17,6 +17,7 @@ Example:
     ['batch_abc123']
 """
 
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -72,12 +73,14 @@ class ProviderBatch(BaseModel):
 def batch_client(base_url: str | None, api_key_env: str) -> Any:
     """An ``openai.OpenAI`` client for the Batch API at ``base_url`` (None: the SDK's own
     default, ``OPENAI_BASE_URL`` or OpenAI), with the key from ``api_key_env``."""
-    from enrich.backends.openai_http import read_api_key
-
     require("batch", "enrich batch submit|status|fetch")
     import openai
 
-    key = read_api_key(api_key_env)
+    key = os.environ.get(api_key_env, "").strip()
+    if not key:
+        raise BackendError(f"environment variable {api_key_env} is not set (it should hold "
+                           "the Batch API's key)", f"export {api_key_env}=... (or name another "
+                           "variable with --api-key-env)")
     return openai.OpenAI(api_key=key, base_url=base_url, max_retries=3, timeout=600.0)
 
 
@@ -111,15 +114,23 @@ def _said(exc: Any) -> str:
 
 def submit_files(client: Any, files: Iterable[Path], job: str, window: str
                  ) -> list[ProviderBatch]:
-    """Upload each requests file (``purpose=batch``) and create one batch for it."""
-    batches = []
-    for path in files:
-        with path.open("rb") as handle:
-            uploaded = client.files.create(file=handle, purpose="batch")
-        created = client.batches.create(input_file_id=uploaded.id, endpoint=ENDPOINT,
-                                        completion_window=window,
-                                        metadata={JOB_KEY: job, "enrich_file": path.name})
-        batches.append(ProviderBatch.of(created))
+    """Upload each requests file (``purpose=batch``) and create one batch for it. When the
+    provider fails, the files no batch was created for are deleted (they were not sent; the
+    next ``submit`` exports their requests again) and the error is raised."""
+    batches: list[ProviderBatch] = []
+    paths = list(files)
+    try:
+        for path in paths:
+            with path.open("rb") as handle:
+                uploaded = client.files.create(file=handle, purpose="batch")
+            created = client.batches.create(input_file_id=uploaded.id, endpoint=ENDPOINT,
+                                            completion_window=window,
+                                            metadata={JOB_KEY: job, "enrich_file": path.name})
+            batches.append(ProviderBatch.of(created))
+    except BaseException:
+        for path in paths[len(batches):]:
+            path.unlink(missing_ok=True)
+        raise
     return batches
 
 

@@ -20,6 +20,17 @@ SourceOption = Annotated[Path | None, typer.Option(
 LimitOption = Annotated[int | None, typer.Option(min=0, help="Only the first N rows")]
 
 
+def job_options(db: Path | None, model: str | None, source: Path | None,
+                limit: int | None) -> str:
+    """The options that chose the job's requests and store, as given, for a next-step hint
+    (a hint without ``--model`` would match none of the exported requests)."""
+    import shlex
+
+    given = (("--db", db), ("--model", model), ("--source", source), ("--limit", limit))
+    return "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in given
+                   if value is not None)
+
+
 def _job(job: Path, model: str | None, source: Path | None, limit: int | None) -> Any:
     from enrich.commands.run import _OPTION_OF
     from enrich.jobs import load_job
@@ -55,10 +66,7 @@ def export(
     spec = _job(job, model, source, limit)
     summary = export_pending(spec, out, fmt, max_requests, db)
     console = Console(soft_wrap=True)  # (lines stay whole: logs, grep)
-    console.print(f"{summary.rows:,} rows: {summary.rows_cached:,} stored already, "
-                  f"{summary.rows_failed_before:,} failed before (`enrich retry`), "
-                  f"{summary.rows_not_renderable:,} not renderable (stored as failures on "
-                  "import)")
+    console.print(export_counts(summary))
     if not summary.files:
         console.print("nothing to export: every row's answer is stored")
         return
@@ -66,7 +74,17 @@ def export(
     send = (f"vllm run-batch -i {summary.files[0]} -o results.jsonl --model "
             f"{spec.backend.model}" if fmt == "vllm" else "upload it to OpenAI's Batch API "
             "(purpose=batch, endpoint /v1/chat/completions; `enrich batch submit` does it)")
-    console.print(f"next: {send}, then `enrich batch import {job} RESULTS.jsonl`")
+    console.print(f"next: {send}, then `enrich batch import {job} RESULTS.jsonl"
+                  f"{job_options(db, model, source, limit)}`")
+
+
+def export_counts(summary: Any) -> str:
+    """One line: the job's rows and what becomes of them (``ExportSummary``)."""
+    total = summary.rows + summary.rows_stored
+    return (f"{total:,} row{'' if total == 1 else 's'}: {summary.rows_stored:,} stored by "
+            f"the job's unfinished run, {summary.rows_cached:,} answered before (cache), "
+            f"{summary.rows_failed_before:,} failed before (`enrich retry`), "
+            f"{summary.rows_not_renderable:,} not renderable (stored as failures on import)")
 
 
 def export_pending(spec: Any, out: Path, fmt: str, max_requests: int | None,
@@ -104,11 +122,15 @@ def import_(
     """Store a batch's results as a live run would: validation, repair, task fields, failure
     rows. Rows missing from the files (or expired) stay pending; importing again is safe.
     """
-    import_files(_job(job, model, source, limit), results, db, quiet=quiet)
+    resume = (f"`enrich batch export {job} --out MORE.jsonl"
+              f"{job_options(db, model, source, limit)}` writes their requests again")
+    import_files(_job(job, model, source, limit), results, db, quiet=quiet, resume=resume)
 
 
-def import_files(spec: Any, results: list[Path], db: Path | None, *, quiet: bool) -> None:
-    """Store results files as a live run would, then print what was read and stored."""
+def import_files(spec: Any, results: list[Path], db: Path | None, *, quiet: bool,
+                 resume: str) -> None:
+    """Store results files as a live run would, then print what was read and stored
+    (``resume``: what to do about rows the files did not answer)."""
     from rich.console import Console
 
     from enrich.batch_files.importer import import_results
@@ -118,7 +140,6 @@ def import_files(spec: Any, results: list[Path], db: Path | None, *, quiet: bool
     from enrich.settings import EnrichSettings
     from enrich.store import Store, now_us
 
-    job = spec.path or spec.name
     index = read_results(results, spec.backend.model)
     console = Console(soft_wrap=True)  # (lines stay whole: logs, grep)
     location = EnrichSettings().store_location(db)
@@ -139,7 +160,5 @@ def import_files(spec: Any, results: list[Path], db: Path | None, *, quiet: bool
         console.print(f"nothing to import: run {outcome.finished_run} already holds every row "
                       "of this job")
         return
-    print_summary(outcome.summary, console, job_path=spec.path, tokens=tokens)
-    if outcome.summary.pending:
-        console.print(f"{outcome.summary.pending:,} rows have no result in these files: "
-                      f"`enrich batch export {job}` writes their requests again")
+    print_summary(outcome.summary, console, job_path=spec.path, tokens=tokens,
+                  resume=f"they have no result in these files: {resume}")

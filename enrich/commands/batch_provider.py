@@ -16,8 +16,10 @@ from enrich.commands.batch import (
     ModelOption,
     SourceOption,
     _job,
+    export_counts,
     export_pending,
     import_files,
+    job_options,
 )
 from enrich.commands.run import DbOption
 
@@ -73,19 +75,19 @@ def submit(
     summary = export_pending(spec, out, "openai", max_requests, db)
     console = Console(soft_wrap=True)
     if not summary.files:
-        console.print(f"nothing to send: all {summary.rows:,} rows of `{spec.name}` have a "
-                      "stored answer (or failed before: `enrich retry`)")
+        console.print(export_counts(summary))
+        console.print(f"nothing to send: every row of `{spec.name}` has a stored answer (or "
+                      "failed before: `enrich retry`)")
         return
     with provider_errors("upload the requests and create the batch", url):
         batches = submit_files(client, [Path(f) for f in summary.files], spec.name, window)
+    console.print(export_counts(summary))
     console.print(f"sent {summary.requests:,} request{'s' if summary.requests != 1 else ''} "
-                  f"({summary.rows:,} rows, "
-                  f"{summary.rows_cached:,} stored already) to {url} as "
-                  f"{len(batches)} batch{'es' if len(batches) > 1 else ''}: "
+                  f"to {url} as {len(batches)} batch{'es' if len(batches) > 1 else ''}: "
                   + ", ".join(b.id for b in batches))
     console.print(f"request files kept in {out.parent}")
-    console.print(f"next: `enrich batch status {job}`, then `enrich batch fetch {job}` "
-                  "once they are completed")
+    console.print(f"next: `enrich batch status {job}`, then `enrich batch fetch {job}"
+                  f"{job_options(db, model, source, limit)}` once they are completed")
 
 
 def status(
@@ -120,7 +122,8 @@ def status(
         table.add_row(found.id, found.job or "", found.status, f"{found.completed:,}",
                       f"{found.failed:,}", f"{found.total:,}",
                       found.created_at.strftime("%Y-%m-%d %H:%M"))
-    console.print(table)
+    # (piped or logged, rich would fit the table to 80 columns and cut the ids and states)
+    (console if console.is_terminal else Console(soft_wrap=True, width=160)).print(table)
     for found in batches:
         for error in found.errors:
             console.print(f"[red]{found.id}: {error}")
@@ -164,4 +167,6 @@ def fetch(
         console.print(f"{found.id}: {found.status}, {len(got)} file(s) → {folder}")
         files += got
     if files:
-        import_files(spec, files, db, quiet=quiet)
+        import_files(spec, files, db, quiet=quiet, resume=(
+            f"`enrich batch submit {job}{job_options(db, model, source, limit)}` sends "
+            "their requests again"))

@@ -49,7 +49,7 @@ class TokenTotals:
 
 
 def print_summary(summary: RunSummary, console: Console, job_path: Path | None = None,
-                  tokens: TokenTotals | None = None) -> None:
+                  tokens: TokenTotals | None = None, resume: str | None = None) -> None:
     """Rows ok / failed / cached, tokens, wall time and rows/s, then what to do next.
 
     Args:
@@ -58,6 +58,8 @@ def print_summary(summary: RunSummary, console: Console, job_path: Path | None =
         job_path: the job file, for the resume hint.
         tokens: the run's stored token totals (the numbers ``enrich status`` shows) and the
             failed attempts' tokens; without it, every attempt of this invocation is counted.
+        resume: what to do about the rows left, when the run is interrupted (default: run
+            ``enrich run JOB`` again).
     """
     c = summary.counters
     console.print(f"[bold]{summary.job_name}[/] · {summary.run_id} · {summary.status}")
@@ -95,6 +97,6 @@ def print_summary(summary: RunSummary, console: Console, job_path: Path | None =
             hints.append(f"re-send {which} with `enrich retry {summary.run_id}`")
         console.print(f"[red]failures[/] ({kinds}) — " + "; ".join(hints))
     if summary.status == "interrupted":
-        job = job_path or "JOB.yaml"
-        console.print(f"[yellow]interrupted[/]: {summary.pending:,} rows left; run "
-                      f"`enrich run {job}` again to resume")
+        rows = f"{summary.pending:,} row{'' if summary.pending == 1 else 's'} left"
+        resume = resume or f"run `enrich run {job_path or 'JOB.yaml'}` again to resume"
+        console.print(f"[yellow]interrupted[/]: {rows}; {resume}")

@@ -164,8 +164,9 @@ def _fill(plan: RunPlan, store: Store, run_id: str, executor: Executor, options:
         finally:  # what the workers finished is stored, whatever stopped them
             load_results(store, plan, run_id, attempt)
     shutil.rmtree(attempt.folder)
-    with contextlib.suppress(OSError):
-        run_dir.rmdir()
+    for folder in (run_dir, options.work_dir):  # (left only if something else is in them)
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _summary(store: Store, plan: RunPlan, run_id: str, rows_total: int, counters: RunCounters,

@@ -98,14 +98,20 @@ def run_batch(requests: Path, out: Path, *, flavour: Flavour = "openai",
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m enrich.testing.fake_batch -i REQUESTS -o RESULTS [--errors FILE]``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-i", "--input-file", type=Path, required=True)
-    parser.add_argument("-o", "--output-file", type=Path, required=True)
-    parser.add_argument("--errors", type=Path, default=None, help="error file (openai)")
-    parser.add_argument("--flavour", choices=("openai", "vllm"), default="vllm")
+    parser = argparse.ArgumentParser(
+        prog="python -m enrich.testing.fake_batch",
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`"))
+    parser.add_argument("-i", "--input-file", type=Path, required=True,
+                        help="requests file (`enrich batch export`)")
+    parser.add_argument("-o", "--output-file", type=Path, required=True, help="results file")
+    parser.add_argument("--errors", type=Path, default=None,
+                        help="error file for requests that never ran (openai)")
+    parser.add_argument("--flavour", choices=("openai", "vllm"), default="vllm",
+                        help="whose batch runner to imitate (default: vllm)")
     parser.add_argument("--expire", type=int, action="append", default=[],
                         help="1-based line that never runs (repeatable)")
-    parser.add_argument("--model", default="test-model")
+    parser.add_argument("--model", default="test-model",
+                        help="the model the fake server serves (the export's --model)")
     arguments = parser.parse_args(argv)
     run_batch(arguments.input_file, arguments.output_file, flavour=arguments.flavour,
               errors=arguments.errors, expire=set(arguments.expire),

@@ -5,7 +5,6 @@ so ``enrich --help`` loads neither DuckDB nor any model library.
 """
 
 import os
-import signal
 import sys
 
 import typer
@@ -66,12 +65,6 @@ batch_commands.app.command("fetch")(batch_provider_commands.fetch)
 app.add_typer(batch_commands.app, name="batch")
 
 
-def _terminate_like_ctrl_c(signum: int, frame: object) -> None:
-    """SIGTERM (a scheduler stopping the job) is a Ctrl-C: a clean stop, exit 130. During a
-    run, the runner's own handler takes over and finishes the requests in flight first."""
-    raise KeyboardInterrupt
-
-
 def _without_secrets(text: str) -> str:
     """``text`` with the values of secret-looking environment variables redacted (whatever
     failed may have echoed an API key: a server's error, an exception's message)."""
@@ -113,11 +106,13 @@ def main() -> None:
     from enrich.errors import EnrichError
 
     debug = "--debug" in sys.argv or os.environ.get("ENRICH_DEBUG", "") not in ("", "0")
-    try:
-        signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
-        signal.signal(signal.SIGHUP, _terminate_like_ctrl_c)  # a closed terminal: the same
-    except ValueError:  # not the main thread
-        pass
+    from enrich.command_signals import CommandSignals
+
+    # Ctrl-C, SIGTERM (a scheduler stopping the job) and SIGHUP (a closed terminal) are the same
+    # clean stop, exit 130; during a run, the runner's own handler takes over and finishes the
+    # requests in flight first
+    signals = CommandSignals()
+    signals.install()
     try:
         with paced_collections(configured_young(os.environ)):  # see enrich/gc_pacing.py
             code = app(standalone_mode=False)
@@ -128,6 +123,8 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         _fail("interrupted", "run the same command again to resume", 130)
     except Exception as exc:  # noqa: BLE001 - usage errors, and bugs: one line each
+        if signals.received:  # a library turned the KeyboardInterrupt into its own error
+            _fail("interrupted", "run the same command again to resume", 130)
         if debug:
             raise
         from enrich.optional import missing_module_error

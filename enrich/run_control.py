@@ -20,10 +20,11 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
+from enrich.command_signals import STOP_SIGNALS as _SIGNALS
+from enrich.errors import BackendError
+
 if TYPE_CHECKING:
     from enrich.store.pending import FailureRow
-
-_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class StopSignals:
@@ -63,6 +64,12 @@ class StopSignals:
         except ValueError:  # not the main thread: Ctrl-C raises as usual
             self._restore()
             self._loop = None
+            return
+        # a signal the command's handler counted, whose KeyboardInterrupt a library swallowed
+        if not self.received and any(getattr(handler, "received", 0)
+                                     for handler in self._previous.values()):
+            self.received = 1
+            self._loop.call_soon(self.on_first)
 
     def remove(self) -> None:
         self._restore()
@@ -110,6 +117,12 @@ class RejectionGuard:
     def tripped(self) -> bool:
         """The first ``limit`` requests were all rejected: the job, not the rows, is wrong."""
         return self.active and self.rejected >= self.limit
+
+    def error(self) -> BackendError:
+        """What stops the run once :attr:`tripped`."""
+        return BackendError(f"the server rejected the first {self.rejected} requests "
+                            f"({self.first_error})", "fix the job's parameters or schema (or "
+                            "the server), then run again; nothing was stored for those rows")
 
     def release(self) -> list["FailureRow"]:
         """The server accepted a request (or the run ended): stop guarding, return what was

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from enrich.errors import EnrichError
 from enrich.plan import RunPlan
-from enrich.progress import RunCounters
+from enrich.progress import RunCounters, RunSummary
 from enrich.store import Store
 from enrich.store.pending import RESEND_KINDS
 from enrich.store.queries import run_counts
@@ -95,3 +95,13 @@ def close_run(store: Store, run_id: str, wall_s: float, stopped: bool) -> tuple[
     status = "finished" if pending == 0 and not stopped else "interrupted"
     store.mark_run(run_id, status, wall_s=wall_s)
     return status, pending
+
+
+def summarize(store: Store, plan: RunPlan, run_id: str, rows_total: int, counters: RunCounters,
+              resumed: bool, status: str) -> RunSummary:
+    """The run's summary from what the store holds (counts for the whole run, resumed parts
+    too)."""
+    counts = run_counts(store, run_id)
+    return RunSummary(run_id, plan.job.name, status, rows_total, counts["ok"], counts["cached"],
+                      counts["failed"], counts["pending"], counters, resumed,
+                      counts["failures_by_kind"])

@@ -25,7 +25,7 @@ from rich.console import Console
 from enrich.backend_session import BackendFactory, BackendSession
 from enrich.backends.base import Backend, LLMRequest, LLMResult
 from enrich.batch_writer import BatchWriter
-from enrich.errors import BackendError, EnrichError
+from enrich.errors import BackendError, EnrichError, Interrupted
 from enrich.gc_pacing import DEFAULT_GC_YOUNG, paced_collections
 from enrich.inflight import InFlightTable, RecentKeys
 from enrich.plan import RunPlan
@@ -34,7 +34,7 @@ from enrich.reask import Rejected, judge
 from enrich.request_stream import RequestStream
 from enrich.row_feed import RowFeed, SourceRow
 from enrich.run_control import RejectionGuard, StopSignals, TaskWatch, until_done, within
-from enrich.run_open import already_done, close_run, open_run, replay, replayable_run
+from enrich.run_open import already_done, close_run, open_run, replay, replayable_run, summarize
 from enrich.store import PendingWrites, Store, now_us
 from enrich.store.pending import FailureRow, RequestRow
 from enrich.store.queries import run_counts
@@ -92,7 +92,9 @@ class Runner:
         self._error: BaseException | None = None
         self._params_json = orjson.dumps(plan.params).decode()
         self._writer: BatchWriter | None = None
-        self._signals = StopSignals(self._on_stop_signal, lambda: None)
+        self._signals = StopSignals(self._on_stop_signal,  # (a second signal: stop now)
+                                    lambda: self._consumer and self._consumer.cancel())
+        self._consumer: asyncio.Task[None] | None = None
         self._abandoned = False
 
     @property
@@ -105,8 +107,17 @@ class Runner:
         """Run to the end (or until stopped); returns the run's summary.
 
         A new run that fails before storing its first row (a template error on the first row,
-        a key the server rejects, ...) is removed again: the store is left as it was.
+        a key the server rejects, ...) is removed again: the store is left as it was. A stop
+        signal is counted from the start, never raised inside a DuckDB call (which would turn
+        it into an error or lose it); before the run is opened, it raises :class:`Interrupted`.
         """
+        self._signals.install()
+        try:
+            return await self._run()
+        finally:
+            self._signals.remove()
+
+    async def _run(self) -> RunSummary:
         previous = None if self.retry_run else replayable_run(self.plan, self.store)
         if previous is not None:
             self.run_id = await replay(self.plan, self.store, *previous, self.counters,
@@ -116,6 +127,9 @@ class Runner:
             rows_total = int(run_counts(self.store, self.retry_run)["rows_total"] or 0)
         else:  # checked before anything is started or written
             rows_total = await asyncio.to_thread(self.plan.count_rows)
+        if self._stopping():
+            raise Interrupted("interrupted before the run started; nothing was stored",
+                              "run the same command again to start it")
         resumed = True
         try:
             self.run_id, resumed = open_run(self.plan, self.store, rows_total, self.retry_run)
@@ -150,8 +164,7 @@ class Runner:
         monitor = asyncio.create_task(progress.show_notes(self.counters, self._session.note),
                                       name="enrich-notes")
         tasks.ignore.update((consumer, producer, monitor))
-        self._signals = StopSignals(self._on_stop_signal, consumer.cancel)
-        self._signals.install()
+        self._consumer = consumer
         self._writer.start()
         try:
             await until_done(consumer, self._stop, self.grace_s)
@@ -162,7 +175,6 @@ class Runner:
                 self._requests.out > 0  # a dropped request may still be generating
             if self._abandoned:
                 self._session.abort()
-            self._signals.remove()
             tasks.remove()
             for task in (producer, monitor):
                 task.cancel()
@@ -367,10 +379,7 @@ class Runner:
             for record in records:
                 self._buffer.add_failure(record)
         elif self._guard.tripped:
-            self._error = BackendError(
-                f"the server rejected the first {self._guard.rejected} requests "
-                f"({self._guard.first_error})", "fix the job's parameters or schema (or the "
-                "server), then run again; nothing was stored for those rows")
+            self._error = self._guard.error()
             self._request_stop()
         self._settle()
 
@@ -394,8 +403,6 @@ class Runner:
         self._request_stop()
 
     def _summary(self, rows_total: int, resumed: bool, status: str) -> RunSummary:
-        counts = run_counts(self.store, self.run_id)
-        return RunSummary(self.run_id, self.plan.job.name, status, rows_total, counts["ok"],
-                          counts["cached"], counts["failed"], counts["pending"], self.counters,
-                          resumed, counts["failures_by_kind"])
+        return summarize(self.store, self.plan, self.run_id, rows_total, self.counters, resumed,
+                         status)
 

@@ -300,3 +300,23 @@ def test_the_request_stream_never_hands_out_more_than_its_limit_nor_anything_aft
 
     handed, dropped, _ = asyncio.run(scenario())
     assert sorted(handed + dropped, key=int) == [str(i) for i in range(puts)]
+
+
+def test_a_stop_before_the_run_opens_leaves_no_run(project: Path) -> None:
+    """Ctrl-C while the source is counted: the runner's handler is already in place (nothing
+    raised inside a DuckDB call), and no run is opened."""
+    from enrich.errors import Interrupted
+
+    runner, store = _runner(project, FakeBackend())
+    count = runner.plan.count_rows
+
+    def count_then_stop() -> int:
+        runner._signals._on_signal(signal.SIGINT, None)  # (as the handler in place would)
+        return count()
+
+    runner.plan.count_rows = count_then_stop  # type: ignore[method-assign]
+    with store:
+        with pytest.raises(Interrupted, match="before the run started"):
+            asyncio.run(runner.run())
+        assert store.sql("SELECT count(*) FROM runs").fetchone() == (0,)
+    assert signal.getsignal(signal.SIGINT) is not runner._signals._on_signal  # handed back

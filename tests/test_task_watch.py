@@ -3,6 +3,8 @@ and a task that ends normally costs no timer (it is on the path of every HTTP re
 
 import asyncio
 
+import pytest
+
 from enrich.run_control import TaskWatch
 
 
@@ -93,3 +95,63 @@ def test_a_signal_during_install_still_reaches_the_loop() -> None:
 
     asyncio.run(main())
     assert called == ["first"]
+
+
+def test_a_signal_the_command_counted_before_the_run_stops_it_at_once() -> None:
+    """DuckDB may swallow the KeyboardInterrupt of a Ctrl-C that arrives during a query; the
+    command's handler has counted it, and the run's handler takes the count over."""
+    import signal
+
+    from enrich.command_signals import CommandSignals
+    from enrich.run_control import StopSignals
+
+    command = CommandSignals()
+    previous = signal.getsignal(signal.SIGINT)
+    command.install()
+    try:
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass  # (as a library that turns it into its own error and goes on would)
+        assert command.received == 1
+        called: list[str] = []
+
+        async def main() -> int:
+            stops = StopSignals(lambda: called.append("first"), lambda: called.append("again"))
+            stops.install()
+            await asyncio.sleep(0)
+            stops.remove()
+            return stops.received
+
+        assert asyncio.run(main()) == 1 and called == ["first"]
+        assert signal.getsignal(signal.SIGINT) is command  # the run gave it back
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, previous if signum == signal.SIGINT else signal.SIG_DFL)
+
+
+def test_the_command_reports_an_interruption_a_library_turned_into_an_error(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import signal
+
+    from enrich import cli
+
+    def app(**_: object) -> int:
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:  # what DuckDB does with a Ctrl-C during a query
+            raise RuntimeError("Query interrupted") from None
+        return 0
+
+    previous = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]
+    monkeypatch.setattr(cli, "app", app)
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            cli.main()
+    finally:
+        for signum, handler in zip((signal.SIGINT, signal.SIGTERM, signal.SIGHUP), previous,
+                                   strict=True):
+            signal.signal(signum, handler)
+    assert exit_.value.code == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "internal error" not in err

@@ -27,7 +27,7 @@ from rich.console import Console
 from enrich.errors import EnrichError
 from enrich.plan import RunPlan
 from enrich.progress import RunCounters, RunProgress, RunSummary
-from enrich.run_open import already_done, close_run, open_run, replay, replayable_run
+from enrich.run_open import already_done, close_run, open_run, replay, replayable_run, summarize
 from enrich.scale.bulk_load import load_results
 from enrich.scale.executors import Executor
 from enrich.scale.prepare import Attempt, prepare_attempt
@@ -171,9 +171,7 @@ def _fill(plan: RunPlan, store: Store, run_id: str, executor: Executor, options:
 
 def _summary(store: Store, plan: RunPlan, run_id: str, rows_total: int, counters: RunCounters,
              resumed: bool, status: str) -> RunSummary:
-    counts = run_counts(store, run_id)
+    summary = summarize(store, plan, run_id, rows_total, counters, resumed, status)
     counters.ok, counters.cached, counters.failed = (
-        int(counts["ok"]), int(counts["cached"]), int(counts["failed"]))
-    return RunSummary(run_id, plan.job.name, status, rows_total, counts["ok"],
-                      counts["cached"], counts["failed"], counts["pending"], counters,
-                      resumed, counts["failures_by_kind"])
+        int(summary.ok), int(summary.cached), int(summary.failed))
+    return summary

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
 from enrich.command_signals import STOP_SIGNALS as _SIGNALS
+from enrich.command_signals import CommandSignals
 from enrich.errors import BackendError
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class StopSignals:
             self._loop = None
             return
         # a signal the command's handler counted, whose KeyboardInterrupt a library swallowed
-        if not self.received and any(getattr(handler, "received", 0)
+        if not self.received and any(isinstance(handler, CommandSignals) and handler.received
                                      for handler in self._previous.values()):
             self.received = 1
             self._loop.call_soon(self.on_first)
